@@ -79,7 +79,7 @@ def test_smollm2_is_real_and_cached(smollm2_dir, data_dir):
     d = Path(smollm2_dir)
     assert zoo.is_fetched("smollm2-135m") and zoo.resolve_model("smollm2-135m") == str(d)
     assert json.loads((d / zoo.MARKER).read_text())["gguf_sha256"] == zoo.ZOO["smollm2-135m"].sha256
-    model, tok = load_model(d), load_tokenizer(d)
+    model, tok = zoo.load("smollm2-135m")
     assert model.config.model_type == "llama" and num_layers(model) == 30 and model.dtype == torch.float32
     with gzip.open(data_dir / "c4" / "c4-validation.sample-2k.json.gz", "rt") as f:
         text = json.loads(f.readline())["text"]
