@@ -1,0 +1,313 @@
+"Tests of layerprune.plots: one function per paper figure, from the results table and distances alone."
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from layerprune import plots
+from layerprune.plots import (
+    block_distances, draw_cross_family_figures, draw_family_figures, fig1c_distance_curves, fig2_mmlu_across_families,
+    fig3_c4_loss_healing, fig4_distance_heatmap, fig5_metrics_vs_fraction, fig6_boolq_across_families,
+    fig7_fewshot_ablation, fig8_seed_ablation, fig9_lora_rank_ablation, load_distance_matrix, normalized_distance_rows,
+    optimal_block_starts, results_table, save_figure, summary_table, synthetic_ablations, synthetic_distances,
+    synthetic_results)
+
+ROOT = Path(__file__).resolve().parents[1]
+L_HAND = 6
+PLANTED = [4, 3, 3, 1, 0, 0]  # l*(n) for n = 1..6, each valid: l* <= L - n
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def planted_matrix(seed: int = 0) -> np.ndarray:
+    "A symmetric (L+1)x(L+1) matrix whose n-th diagonal has its unique minimum at PLANTED[n-1]."
+    rng = np.random.default_rng(seed)
+    M = rng.uniform(0.3, 0.9, size=(L_HAND + 1, L_HAND + 1))
+    M = (M + M.T) / 2
+    np.fill_diagonal(M, 0)
+    for n, l in enumerate(PLANTED, start=1):
+        M[l, l + n] = M[l + n, l] = 0.05 + 0.01 * n
+    return M
+
+
+def table(healed: bool = True) -> pd.DataFrame:
+    "A hand-built results table of one family, L = 4: MMLU crosses random (0.25) at frac 0.5 unhealed, 0.75 healed."
+    rows = [dict(strategy="none", n=0, healed=False, mmlu_micro=.60, boolq=.80, c4_loss_norm=.30)]
+    acc = {False: [.50, .26, .24, .25], True: [.55, .40, .27, .25]}
+    for h in ([False, True] if healed else [False]):
+        for n in range(1, 5):
+            c4 = .30 + (.10 * n if h else .05 * n * n)
+            rows.append(dict(strategy="similarity", n=n, healed=h, mmlu_micro=acc[h][n - 1], boolq=.5 + .3 * (4 - n) / 4,
+                             c4_loss_norm=c4))
+            rows.append(dict(strategy="deepest", n=n, healed=h, mmlu_micro=.25, boolq=.5, c4_loss_norm=c4 + .1))
+    df = pd.DataFrame(rows)
+    df["family"], df["L"], df["frac"] = "toy", 4, df["n"] / 4
+    return df
+
+
+def ydata(ax, label):
+    return [np.asarray(ln.get_ydata(), float) for ln in ax.get_lines() if ln.get_label() == label]
+
+
+# --- distances -----------------------------------------------------------------------------------
+
+def test_optimal_block_starts_are_the_argmins():
+    M = planted_matrix()
+    assert list(optimal_block_starts(M)) == PLANTED
+    for n in range(1, L_HAND + 1):
+        np.testing.assert_array_equal(block_distances(M, n), [M[l, l + n] for l in range(L_HAND - n + 1)])
+
+
+def test_optimal_block_starts_agree_with_similarity_module():
+    similarity = pytest.importorskip("layerprune.similarity")
+    M = synthetic_distances(20, seed=3)
+    assert list(optimal_block_starts(M, 19)) == [similarity.best_blocks(M)[n] for n in range(1, 20)]  # n = 1..L-1
+    tie = np.zeros((5, 5))  # every block equally similar: both take the shallowest l
+    assert list(optimal_block_starts(tie, 3)) == [similarity.best_blocks(tie)[n] for n in range(1, 4)] == [0, 0, 0]
+
+
+def test_fig1c_has_one_curve_per_n_and_marks_the_argmins():
+    M = planted_matrix()
+    fig = fig1c_distance_curves(M, n_max=5)
+    assert len(fig.axes) == 2  # plot + colorbar
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 5 + 1
+    for n, line in enumerate(lines[:5], start=1):
+        np.testing.assert_allclose(line.get_ydata(), block_distances(M, n))
+    star = lines[-1]
+    assert list(star.get_xdata()) == PLANTED[:5]
+    np.testing.assert_allclose(star.get_ydata(), [M[l, l + n] for n, l in enumerate(PLANTED[:5], start=1)])
+    assert len(fig1c_distance_curves(M).axes[0].get_lines()) == (L_HAND - 1) + 1  # default n_max = L - 1
+
+
+def test_fig1c_draws_into_a_given_axes():
+    fig, ax = plt.subplots()
+    assert fig1c_distance_curves(planted_matrix(), ax=ax, n_max=3) is fig
+    assert len(ax.get_lines()) == 4
+
+
+def test_fig4_rows_normalized_masked_and_argmins_marked():
+    M = planted_matrix()
+    H = normalized_distance_rows(M)
+    assert H.shape == (L_HAND, L_HAND)
+    for n in range(1, L_HAND + 1):
+        valid = H[n - 1, : L_HAND - n + 1]
+        assert np.isnan(H[n - 1, L_HAND - n + 1:]).all()
+        if len(valid) > 1: assert valid.min() == 0 and valid.max() == 1
+        assert np.argmin(valid) == PLANTED[n - 1]
+    np.testing.assert_allclose(normalized_distance_rows(M, normalize="max")[0, :L_HAND],
+                               block_distances(M, 1) / block_distances(M, 1).max())
+    fig = fig4_distance_heatmap(M)
+    ax = fig.axes[0]
+    assert list(ax.get_lines()[0].get_xdata()) == PLANTED
+    assert list(ax.get_lines()[0].get_ydata()) == list(range(1, L_HAND + 1))
+    image = ax.get_images()[0].get_array()
+    assert image.mask.sum() == np.isnan(H).sum()
+    with pytest.raises(ValueError, match="normalize"):
+        normalized_distance_rows(M, normalize="zscore")
+
+
+def test_load_distance_matrix_reads_every_layout(tmp_path):
+    M = planted_matrix()
+    np.savez(tmp_path / "total.npz", total=M * 7, count=np.array(7))
+    np.savez(tmp_path / "sums.npz", sums=M * 3, count=np.array(3))
+    np.savez(tmp_path / "matrix.npz", matrix=M)
+    np.save(tmp_path / "plain.npy", M)
+    for name in ("total.npz", "sums.npz", "matrix.npz", "plain.npy"):
+        np.testing.assert_allclose(load_distance_matrix(tmp_path / name), M)
+    np.savez(tmp_path / "zero.npz", total=M, count=np.array(0))
+    with pytest.raises(ValueError, match="count"):
+        load_distance_matrix(tmp_path / "zero.npz")
+    with pytest.raises(FileNotFoundError, match="similarity"):
+        load_distance_matrix(tmp_path / "missing.npz")
+
+
+def test_load_distance_matrix_reads_distances_save(tmp_path):
+    similarity = pytest.importorskip("layerprune.similarity")
+    M = planted_matrix()
+    d = similarity.Distances(M * 5, 5, {"model": "toy"})
+    path = d.save(tmp_path / "dist")
+    np.testing.assert_allclose(load_distance_matrix(path), d.matrix)
+
+
+# --- results figures -----------------------------------------------------------------------------
+
+def test_fig5_panels_curves_and_reference_lines():
+    fig = fig5_metrics_vs_fraction(table())
+    assert len(fig.axes) == 3
+    for ax, metric, unpruned, random in zip(fig.axes, ("mmlu_micro", "boolq", "c4_loss_norm"), (.6, .8, .3), (.25, .5, 1.0)):
+        labels = [ln.get_label() for ln in ax.get_lines()]
+        assert len(labels) == 4 + 2
+        assert {"similarity-informed, healed", "similarity-informed, not healed", "deepest (baseline), healed",
+                "deepest (baseline), not healed"} <= set(labels)
+        np.testing.assert_allclose(ydata(ax, "unpruned")[0], unpruned)
+        np.testing.assert_allclose(ydata(ax, "random")[0], random)
+    mmlu = fig.axes[0]
+    (healed,) = [ln for ln in mmlu.get_lines() if ln.get_label() == "similarity-informed, healed"]
+    np.testing.assert_allclose(healed.get_xdata(), [0, .25, .5, .75, 1.0])  # starts at the unpruned model
+    np.testing.assert_allclose(healed.get_ydata(), [.60, .55, .40, .27, .25])
+    assert healed.get_linestyle() == "-"
+    (unhealed,) = [ln for ln in mmlu.get_lines() if ln.get_label() == "similarity-informed, not healed"]
+    assert unhealed.get_linestyle() == ":"
+
+
+def test_fig5_majority_class_line_only_on_boolq_when_recorded():
+    fig = fig5_metrics_vs_fraction(table().assign(boolq_majority=.62))
+    assert [len(ydata(ax, "majority class")) for ax in fig.axes] == [0, 1, 0]
+    np.testing.assert_allclose(ydata(fig.axes[1], "majority class")[0], .62)
+    assert summary_table(table().assign(boolq_majority=.62))["boolq_majority"].eq(.62).all()
+
+
+def test_fig5_needs_a_family_when_the_table_has_several():
+    df = synthetic_results()
+    with pytest.raises(ValueError, match="pass family="):
+        fig5_metrics_vs_fraction(df)
+    with pytest.raises(KeyError, match="tiny-16"):
+        fig5_metrics_vs_fraction(df, "llama")
+
+
+def test_fig2_and_fig6_one_panel_per_family():
+    df = synthetic_results({"a": 8, "b": 12, "c": 16, "d": 20})
+    fig = fig2_mmlu_across_families(df)
+    assert len(fig.axes) == 4
+    assert [ax.get_title() for ax in fig.axes] == ["a (L = 8)", "b (L = 12)", "c (L = 16)", "d (L = 20)"]
+    for ax in fig.axes:
+        styles = sorted(ln.get_linestyle() for ln in ax.get_lines() if ln.get_label() not in ("unpruned", "random"))
+        assert styles == ["-", ":"]  # similarity only: healed solid, not healed dotted
+        np.testing.assert_allclose(ydata(ax, "random")[0], .25)
+    fig = fig6_boolq_across_families(df, include_deepest=True, groups={"small": ["a", "b"], "large": ["c", "d"]})
+    assert len(fig.axes) == 2
+    assert len(fig.axes[0].get_lines()) == 2 * 4 + 2 + 2  # 2 families x (2 strategies x healed/not), 2 unpruned, random, majority
+    np.testing.assert_allclose(ydata(fig.axes[0], "random")[0], .5)
+    np.testing.assert_allclose(ydata(fig.axes[0], "majority class")[0], .62)
+    with pytest.raises(KeyError, match="not in the table"):
+        fig2_mmlu_across_families(df, groups={"x": ["zzz"]})
+
+
+def test_fig3_before_and_after_healing():
+    fig = fig3_c4_loss_healing(synthetic_results())
+    assert [ax.get_title() for ax in fig.axes] == ["before healing", "after healing"]
+    for ax in fig.axes:
+        assert sorted(ln.get_label() for ln in ax.get_lines()) == ["tiny-16", "tiny-24", "uniform over vocabulary"]
+    (healed,) = [ln for ln in fig3_c4_loss_healing(table()).axes[1].get_lines() if ln.get_label() == "toy"]
+    np.testing.assert_allclose(healed.get_ydata(), [.3, .4, .5, .6, .7])
+
+
+def test_ablation_figures():
+    abl = synthetic_ablations()
+    fig = fig7_fewshot_ablation(abl["fewshot"])
+    assert len(fig.axes) == 2
+    assert len(fig.axes[0].get_lines()) == 2 * (4 + 1) + 1  # healed/not x (4 orderings + mean), random
+    assert len(fig.axes[1].get_lines()) == 2 * 3 + 1  # healed/not x k in (0, 1, 5), random
+    fig = fig8_seed_ablation(abl["seeds"])
+    assert [ln.get_label() for ln in fig.axes[1].get_lines()] == ["seed 0", "seed 1", "seed 2", "random"]
+    fig = fig9_lora_rank_ablation(abl["lora_rank"])
+    assert [ln.get_label() for ln in fig.axes[0].get_lines()] == ["rank 2", "rank 8", "rank 64", "random"]
+    with pytest.raises(KeyError, match="lora_rank"):
+        fig9_lora_rank_ablation(abl["seeds"])
+
+
+# --- files -----------------------------------------------------------------------------------------
+
+def test_save_figure_writes_png_and_pdf(tmp_path):
+    paths = save_figure(fig1c_distance_curves(planted_matrix()), tmp_path / "new", "fig1c")
+    assert [p.name for p in paths] == ["fig1c.png", "fig1c.pdf"]
+    assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert paths[1].read_bytes()[:5] == b"%PDF-"
+    assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_draw_family_figures_complete_table(tmp_path):
+    df, M = synthetic_results(), synthetic_distances(16)
+    np.savez(tmp_path / "dist.npz", total=M * 2, count=np.array(2))
+    paths = draw_family_figures(df, tmp_path / "dist.npz", tmp_path / "out", "tiny-16", ablations=synthetic_ablations())
+    stems = ["fig1c_distance_curves", "fig4_distance_heatmap", "fig5_metrics_vs_fraction", "fig3_c4_loss_healing",
+             "fig7_fewshot_ablation", "fig8_seed_ablation", "fig9_lora_rank_ablation"]
+    assert sorted(p.name for p in paths) == sorted(f"{s}_tiny-16.{e}" for s in stems for e in ("png", "pdf"))
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+    assert not plt.get_fignums()  # every figure closed after saving
+
+
+def test_draw_family_figures_skips_healed_figures_without_healed_rows(tmp_path, caplog):
+    df = synthetic_results(healed=False)
+    with caplog.at_level(logging.WARNING, logger="layerprune.plots"):
+        paths = draw_family_figures(df, None, tmp_path, "tiny-24")
+    assert [p.name for p in paths] == ["fig5_metrics_vs_fraction_tiny-24.png", "fig5_metrics_vs_fraction_tiny-24.pdf"]
+    assert "no healed rows" in caplog.text and "no distance matrix" in caplog.text
+
+
+def test_draw_cross_family_figures(tmp_path, caplog):
+    csv = tmp_path / "results.csv"
+    synthetic_results().to_csv(csv, index=False)
+    names = sorted(p.name for p in draw_cross_family_figures(csv, tmp_path))
+    assert names == sorted(f"{s}.{e}" for s in ("fig2_mmlu_across_families", "fig6_boolq_across_families",
+                                               "fig3_c4_loss_healing") for e in ("png", "pdf"))
+    no_boolq = synthetic_results(healed=False).assign(boolq=np.nan)
+    with caplog.at_level(logging.WARNING, logger="layerprune.plots"):
+        names = [p.stem for p in draw_cross_family_figures(no_boolq, tmp_path / "partial")]
+    assert set(names) == {"fig2_mmlu_across_families"}
+    assert "boolq" in caplog.text and "no healed rows" in caplog.text
+
+
+def test_results_table_from_csv_and_parquet(tmp_path):
+    df = table()
+    df.to_csv(tmp_path / "r.csv", index=False)
+    df.to_parquet(tmp_path / "r.parquet")
+    for p in ("r.csv", "r.parquet"):
+        back = results_table(tmp_path / p)
+        assert back["healed"].dtype == bool and back["healed"].sum() == df["healed"].sum()
+    raw = df.drop(columns="c4_loss_norm").assign(c4_loss=df["c4_loss_norm"] * np.log(1000), vocab_size=1000)
+    np.testing.assert_allclose(results_table(raw)["c4_loss_norm"], df["c4_loss_norm"])
+    with pytest.raises(KeyError, match=r"lacks column\(s\) \['frac'\]"):
+        results_table(df.drop(columns="frac"))
+    with pytest.raises(ValueError, match="not booleans"):
+        results_table(df.assign(healed="maybe"))
+
+
+# --- summary ---------------------------------------------------------------------------------------
+
+def test_summary_table_on_a_hand_built_table():
+    s = summary_table(table()).set_index(["strategy", "healed"])
+    assert s.loc[("similarity", False), "mmlu_micro_random_frac"] == .5  # .26 <= .25 + .02
+    assert s.loc[("similarity", True), "mmlu_micro_random_frac"] == .75  # .27
+    assert s.loc[("deepest", True), "mmlu_micro_random_frac"] == .25
+    assert s.loc[("similarity", True), "boolq_random_frac"] == 1.0  # boolq = .5 only at n = L
+    assert s.loc[("similarity", False), "mmlu_micro_unpruned"] == .6
+    assert s.loc[("similarity", True), "c4_loss_norm_slope"] == pytest.approx(.4)  # .1 per layer = .4 per frac
+    assert s.loc[("similarity", True), "points"] == 4
+    strict = summary_table(table(), tolerance=0.0).set_index(["strategy", "healed"])
+    assert strict.loc[("similarity", False), "mmlu_micro_random_frac"] == .75  # .24
+    assert strict.loc[("similarity", True), "mmlu_micro_random_frac"] == 1.0
+    majority = summary_table(table(), random_levels={"boolq": .62}).set_index(["strategy", "healed"])
+    assert majority.loc[("similarity", True), "boolq_random_frac"] == .75  # .575 <= .64
+
+
+def test_summary_table_never_random_is_nan():
+    df = table().assign(mmlu_micro=.6)
+    assert summary_table(df)["mmlu_micro_random_frac"].isna().all()
+
+
+# --- isolation -------------------------------------------------------------------------------------
+
+def test_plots_does_not_import_torch():
+    out = subprocess.run([sys.executable, "-c", "import layerprune.plots, sys; assert 'torch' not in sys.modules, "
+                          "sorted(m for m in sys.modules if m.startswith(('torch', 'transformers')))"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_colorblind_palette_is_seaborns():
+    sns = pytest.importorskip("seaborn")
+    assert plots.COLORBLIND == sns.color_palette("colorblind").as_hex()
