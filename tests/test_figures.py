@@ -1,0 +1,30 @@
+"The figure notebook, as papermill runs it, on a tiny model with the tiny budget: every figure and table is written."
+import json
+from pathlib import Path
+
+import pandas as pd
+import papermill as pm
+import pytest
+
+from layerprune.models import tiny_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES = ["fig1c_distance_curves", "fig4_distance_heatmap", "fig5_metrics_vs_fraction", "fig3_c4_loss_healing"]
+
+
+def test_family_notebook_writes_every_figure(tmp_path, smollm2_dir, data_dir):
+    ck = tiny_checkpoint(tmp_path / "tiny", smollm2_dir, n_layers=4)
+    out = tmp_path / "figures" / "tiny"
+    out.mkdir(parents=True)
+    pm.execute_notebook(str(ROOT / "figures" / "family.ipynb"), str(out / "family.ipynb"), cwd=str(out), progress_bar=False,
+                        parameters=dict(model=str(ck), family="tiny", profile="tiny", out_dir=str(out), data_dir=str(data_dir)))
+    for name in FIGURES:
+        for ext in ("png", "pdf"):
+            f = out / f"{name}_tiny.{ext}"
+            assert f.exists() and f.stat().st_size > 1000, f
+    df = pd.read_csv(out / "results.csv")
+    assert len(df) == 1 + 2 * 3 + 2 and df.healed.sum() == 2  # unpruned + 2 strategies x n=1..3 + healed n=1
+    assert df[["mmlu_micro", "boolq", "c4_loss"]].notna().all().all()
+    assert len(pd.read_csv(out / "summary.csv")) >= 4
+    nb = json.loads((out / "family.ipynb").read_text())
+    assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
