@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""P4 healing on GPU: SmolLM2-135M with its 7 deepest layers before the last removed, healed with QLoRA.
+"""P4 healing: SmolLM2-135M with its 7 deepest layers before the last removed, healed with (Q)LoRA.
 
 The paper's simple baseline (sec. 3.2) at 7 of 30 layers (23%), healed per App. A.1 with our zoo's
-"gpu" profile unless overridden (NF4 base, LoRA rank 8 on the MLP, AdamW, cosine schedule with
-warm-up, bf16 autocast). C4 documents are split by `layerprune.data.split_documents`: the "heal" role
+"gpu" profile (NF4 base, LoRA rank 8 on the MLP, AdamW, cosine schedule with warm-up, bf16 autocast;
+500 steps x 16 x 2048) or "cpu" profile (LoRA on the full-precision base, 30 steps x 4 x 256, LR 1e-3);
+any field can be overridden. C4 documents are split by `layerprune.data.split_documents`: the "heal" role
 trains, the "loss" role scores, so the two never overlap. Records, as JSON: the C4 validation loss
 (nats/token and divided by ln V) of the unpruned model, of the pruned model before healing and after
 healing, tokens/s, peak GPU memory, wall time; `heal`'s own output folder (adapter, log.csv,
@@ -11,7 +12,9 @@ metadata.json) sits beside it.
 
 Example (GPU; the model is a local float32 checkpoint directory, the data the 2k C4 sample):
     python bench/heal_smollm2_gpu.py --model /path/smollm2-135m --data /path/c4-validation.sample-2k.json.gz \
-        --steps 300 --seq-len 1024 --batch 16 --out bench/out/heal_smollm2
+        --steps 300 --seq-len 1024 --out bench/out/heal_smollm2
+CPU profile (the numbers of bench/RESULTS.md, P4):
+    python bench/heal_smollm2_gpu.py --model smollm2-135m --data /path/c4.json.gz --profile cpu --device cpu --eval-blocks 32 --out /tmp/heal_cpu
 CPU smoke test:
     python bench/heal_smollm2_gpu.py --model scratch/smollm2-135m --device cpu --steps 2 --seq-len 64 --batch 4 --eval-blocks 2
 """
@@ -29,14 +32,16 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="SmolLM2-135M checkpoint directory (or zoo key where fetchable)")
     p.add_argument("--device", default=None, help="cuda, cuda:1, cpu (default: cuda if available)")
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--seq-len", type=int, default=1024)
-    p.add_argument("--batch", type=int, default=16, help="global batch")
-    p.add_argument("--micro-batch", type=int, default=None, help="default: the gpu profile's (16), capped at --batch")
+    p.add_argument("--profile", choices=["gpu", "cpu", "paper"], default="gpu",
+                   help="healing defaults: layerprune.healing.ZOO_HEALING['smollm2-135m'][profile]")
+    p.add_argument("--steps", type=int, default=None, help="default: the profile's")
+    p.add_argument("--seq-len", type=int, default=None, help="default: the profile's")
+    p.add_argument("--batch", type=int, default=None, help="global batch; default: the profile's")
+    p.add_argument("--micro-batch", type=int, default=None, help="default: the profile's, capped at the global batch")
     p.add_argument("--lr", type=float, default=None, help="default: the profile's")
     p.add_argument("--rank", type=int, default=None, help="default: the profile's")
-    p.add_argument("--warmup", type=int, default=None, help="default: 5%% of --steps")
-    p.add_argument("--quantize", choices=["nf4", "none"], default="nf4")
+    p.add_argument("--warmup", type=int, default=None, help="default: the profile's")
+    p.add_argument("--quantize", choices=["nf4", "none"], default=None, help="default: the profile's")
     p.add_argument("--prune-deepest", type=int, default=7, help="layers removed before the last one")
     p.add_argument("--eval-blocks", type=int, default=64, help="held-out blocks of --seq-len tokens for the loss")
     p.add_argument("--data", default=None, help="C4 documents (.json.gz / JSON lines / load_c4 path)")
@@ -59,13 +64,15 @@ def main(argv=None):
     src = resolve_source(args.model)
     tok = load_tokenizer(src)
     roles = split_documents(read_docs(c4))
-    overrides = dict(steps=args.steps, seq_len=args.seq_len, global_batch=args.batch,
-                     warmup_steps=args.warmup if args.warmup is not None else max(1, args.steps // 20),
-                     quantize=None if args.quantize == "none" else "nf4")
-    overrides["micro_batch"] = args.micro_batch or min(args.batch, 16)
-    if args.lr is not None: overrides["lr"] = args.lr
-    if args.rank is not None: overrides["rank"] = args.rank
-    cfg = heal_config("smollm2-135m", "gpu", **overrides)
+    overrides = {k: v for k, v in dict(steps=args.steps, seq_len=args.seq_len, global_batch=args.batch,
+                                       micro_batch=args.micro_batch, lr=args.lr, rank=args.rank,
+                                       warmup_steps=args.warmup).items() if v is not None}
+    if args.quantize: overrides["quantize"] = None if args.quantize == "none" else "nf4"
+    profile = heal_config("smollm2-135m", args.profile)
+    gb = overrides.get("global_batch", profile.global_batch)
+    overrides.setdefault("micro_batch", min(profile.micro_batch, gb))
+    if overrides.get("steps", profile.steps) < profile.warmup_steps: overrides.setdefault("warmup_steps", 1)
+    cfg = heal_config("smollm2-135m", args.profile, **overrides)
     held_out = pack_documents(roles["loss"], tok, cfg.seq_len, max_blocks=args.eval_blocks)
     cdtype = torch.bfloat16 if device.startswith("cuda") else None
 

@@ -17,7 +17,7 @@ Examples
     # CPU smoke test (no typo survives this)
     python bench/healing.py --model /path/smollm2-135m --device cpu --steps 2 --seq-len 64 --batch 4 --micro-batch 2
     # throughput without real weights: a random model of the checkpoint's config (needs config.json + tokenizer only)
-    python bench/healing.py --model /path/smollm2-135m --random-init ...
+    python bench/healing.py --model /path/smollm2-135m --random-weights ...
 
 Needs torch, transformers, peft, accelerate, bitsandbytes (for --quantize nf4) and this repository on
 sys.path (added below). Text: --data (C4 JSON lines, .json.gz, or anything layerprune.data.load_c4
@@ -47,7 +47,7 @@ def parse_args(argv=None):
     p.add_argument("--quantize", choices=["nf4", "none"], default="nf4")
     p.add_argument("--gradient-checkpointing", action="store_true")
     p.add_argument("--prune-deepest", type=int, default=0, help="remove the n deepest layers before the last (paper's baseline)")
-    p.add_argument("--random-init", action="store_true", help="random weights from the checkpoint's config")
+    p.add_argument("--random-weights", action="store_true", help="random weights from the checkpoint's config")
     p.add_argument("--data", default=None, help="C4 documents: .json.gz / JSON lines / load_c4 path")
     p.add_argument("--impl", choices=["both", "ours", "trainer"], default="both")
     p.add_argument("--base-dir", default=None, help=argparse.SUPPRESS)  # prepared base, passed to the subprocesses
@@ -81,7 +81,7 @@ def prepare_base(args, tmp: Path) -> Path:
     from layerprune.healing import resolve_source
     from layerprune.models import load_config, load_model, load_tokenizer, num_layers
     src = resolve_source(args.model)
-    if args.random_init:
+    if args.random_weights:
         torch.manual_seed(0)
         model = AutoModelForCausalLM.from_config(load_config(src), dtype=torch.float32)
     else:
@@ -228,7 +228,7 @@ def main(argv=None):
         import bitsandbytes; bnb = bitsandbytes.__version__
     except ImportError: bnb = None
     report = dict(
-        bench="P4 healing: ours vs HF Trainer", model=args.model, random_init=args.random_init,
+        bench="P4 healing: ours vs HF Trainer", model=args.model, random_weights=args.random_weights,
         prune_deepest=args.prune_deepest, device=device,
         device_name=torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor() or platform.machine(),
         config=asdict(cfg), text=text, results=results,
