@@ -38,6 +38,7 @@ def test_paper_table_matches_app_a1():
                     "phi-2": (32, 2048, 2e-4, 64)}
     cfg = heal_config("mistralai/Mistral-7B-v0.1")
     assert (cfg.steps, cfg.global_batch, cfg.warmup_steps, cfg.seed, cfg.dropout, cfg.lora_alpha) == (5000, 16, 100, 0, 0.05, 4)
+    assert cfg.quantize == "nf4" and cfg.gradient_checkpointing
     assert set(ZOO_HEALING) == {"smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"}
     for fam in ZOO_HEALING.values():
         for prof in fam.values():
