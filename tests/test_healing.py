@@ -195,3 +195,12 @@ def test_heal_real_smollm2_two_steps(smollm2_dir, tmp_path):
     assert res.metadata["val_loss_after"] != before
     assert res.metadata["train_text"]["n_docs_used"] == 2 and res.metadata["train_text"]["n_blocks"] >= 2
     assert (tmp_path / "adapter" / "adapter_config.json").exists()
+
+
+def test_gradient_checkpointing_changes_nothing_but_memory():
+    train = random_blocks(8)
+    plain = heal(tiny_model("llama"), train, small(steps=4, dropout=0.1), progress=False)
+    ckpt = heal(tiny_model("llama"), train, small(steps=4, dropout=0.1, gradient_checkpointing=True), progress=False)
+    assert ckpt.model.get_base_model().is_gradient_checkpointing
+    assert plain.log[-1]["loss"] != plain.log[0]["loss"]                  # it trained
+    assert [r["loss"] for r in ckpt.log] == pytest.approx([r["loss"] for r in plain.log], abs=1e-5)
