@@ -162,6 +162,20 @@ def test_peft_wrapped_model():
     _assert_same(ev.prefix_candidate_logits(model, items, progress=False), ref)
 
 
+def test_bf16_and_4bit_models(tmp_path):
+    g = torch.Generator().manual_seed(2)
+    prefix = torch.randint(3, 500, (40,), generator=g).tolist()
+    items = [ev.ScoringItem(prefix + torch.randint(3, 500, (1 + i % 7,), generator=g).tolist(), (7, 8, 9, 10), 0, "s") for i in range(8)]
+    base = tiny_model("llama", hidden_size=128, intermediate_size=256)
+    base.save_pretrained(tmp_path)
+    for model, info in [(tiny_model("llama", hidden_size=128, intermediate_size=256).to(torch.bfloat16), ("bfloat16", None)),
+                        (load_model(tmp_path, load_in_4bit=True), ("float32", "4bit"))]:  # bitsandbytes NF4, CPU compute in float32
+        ref = ev.reference_candidate_logits(model, items)
+        _assert_same(ev.candidate_logits(model, items, batch_tokens=200, progress=False), ref, eps=1e-2)
+        _assert_same(ev.prefix_candidate_logits(model, items, batch_tokens=200, progress=False), ref, eps=1e-2)
+        assert (ev._model_info(model)["dtype"], ev._model_info(model)["quantization"]) == info
+
+
 def test_prefix_cache_is_not_modified_between_batches():
     # many small batches against one prefix: each must see the prefix alone, not earlier batches' tokens
     g = torch.Generator().manual_seed(1)
