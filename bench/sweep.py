@@ -51,6 +51,7 @@ def main():
     dist = angular_distances(model, D.last_token_batches(docs, tok, 8, 256), progress=False)
     ns = [int(x) for x in a.ns.split(",") if int(x) < L]
     rows = []
+    ev.candidate_logits(model, items, a.batch_tokens, progress=False)  # warm-up (kernels, allocator), not timed
     for strategy in ("deepest", "similarity"):
         variants = sorted({(block_start(strategy, n, dist, L), n) for n in ns})
         t_full = statistics.median(timed(lambda: ev.candidate_logits(model, items, a.batch_tokens, progress=False))[0] for _ in range(a.repeats))
