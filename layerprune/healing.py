@@ -474,6 +474,7 @@ def _accumulate_gradients(pm: PeftModel, blocks: torch.Tensor, config: HealConfi
         (total / config.accumulation).backward()
         loss_sum += out.loss.item()
         if l_star is not None: aux_sum += aux.item()
+        del out, total  # else this micro batch's logits ([micro, T, V]) stay alive through the next forward pass
     return loss_sum / config.accumulation, None if l_star is None else aux_sum / config.accumulation
 
 def _prepare(model, config: HealConfig, device: torch.device, tmp: Path, load_kwargs: dict) -> tuple[PreTrainedModel, str | None]:
