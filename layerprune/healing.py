@@ -460,22 +460,63 @@ def _check_cut(model: nn.Module, teacher: nn.Module, cut) -> tuple[int, int]:
 
 # %% ../nbs/05_healing.ipynb #bde64e91
 def _accumulate_gradients(pm: PeftModel, blocks: torch.Tensor, config: HealConfig, device: torch.device, cdtype,
-                          teacher: nn.Module | None, l_star: int | None, n: int | None) -> tuple[float, float | None]:
-    "Forward/backward one global batch in micro batches; the mean LM loss and mean aux loss (None when off)."
+                          teacher: nn.Module | None, l_star: int | None, n: int | None,
+                          accumulation: int | None = None, # micro batches per step in this process; None = config.accumulation
+                          forward: nn.Module | None = None, # the module to call (the DDP wrapper of `pm`); None = pm
+                          no_sync: Callable | None = None, # DDP: context factory that defers the gradient all-reduce
+                         ) -> tuple[float, float | None]:
+    "Forward/backward one global batch (this process's slice of it) in micro batches; the mean LM loss and mean aux loss (None when off)."
+    acc, forward = accumulation or config.accumulation, forward or pm
     loss_sum = aux_sum = 0.0
-    for ids in blocks.split(config.micro_batch):
+    micro = blocks.split(config.micro_batch)
+    for i, ids in enumerate(micro):
         ids = ids.to(device)
-        with _autocast(device, cdtype):
-            if l_star is None: out = pm(input_ids=ids, labels=ids, use_cache=False)
-            else:
-                with capture_residual(pm, l_star) as got: out = pm(input_ids=ids, labels=ids, use_cache=False)
-                aux = residual_match_loss(got["x"], residual_at(teacher, ids, l_star + n))
-        total = out.loss if l_star is None else out.loss + config.aux_weight * aux
-        (total / config.accumulation).backward()
+        # data parallel: all-reduce the gradients once, in the backward pass of the last micro batch
+        with no_sync() if no_sync is not None and i < len(micro) - 1 else contextlib.nullcontext():
+            with _autocast(device, cdtype):
+                if l_star is None: out = forward(input_ids=ids, labels=ids, use_cache=False)
+                else:
+                    with capture_residual(pm, l_star) as got: out = forward(input_ids=ids, labels=ids, use_cache=False)
+                    aux = residual_match_loss(got["x"], residual_at(teacher, ids, l_star + n))
+            total = out.loss if l_star is None else out.loss + config.aux_weight * aux
+            (total / acc).backward()
         loss_sum += out.loss.item()
         if l_star is not None: aux_sum += aux.item()
         del out, total  # else this micro batch's logits ([micro, T, V]) stay alive through the next forward pass
-    return loss_sum / config.accumulation, None if l_star is None else aux_sum / config.accumulation
+    return loss_sum / acc, None if l_star is None else aux_sum / acc
+
+def _data_parallel(accelerator, config: HealConfig, device) -> tuple[int, int, torch.device | None]:
+    "(processes, rank, device) of a data-parallel run through `accelerator`; (1, 0, device) without one."
+    if accelerator is None: return 1, 0, device
+    kind = str(accelerator.distributed_type).rsplit(".", 1)[-1]
+    if kind not in ("NO", "MULTI_GPU", "MULTI_CPU"):
+        raise NotImplementedError(f"heal(accelerator=...) supports DDP (accelerate launch --multi_gpu, or torchrun on CPUs), "
+                                  f"not {kind}: launch without FSDP/DeepSpeed (a 70B model in NF4 fits one 80 GB GPU).")
+    if device is not None and _device(device) != _device(accelerator.device):
+        raise ValueError(f"device={device} but the accelerator runs this process on {accelerator.device}: pass one of them.")
+    n_proc = accelerator.num_processes
+    if config.global_batch % (n_proc * config.micro_batch):
+        raise ValueError(f"global_batch {config.global_batch} must split into {n_proc} processes x micro_batch "
+                         f"{config.micro_batch}: choose a micro_batch dividing {config.global_batch // n_proc}.")
+    device = accelerator.device
+    return n_proc, accelerator.process_index, torch.device("cpu") if device.type == "cpu" else device
+
+def _mean_over_processes(accelerator, *values: float | None) -> tuple[float | None, ...]:
+    "The mean over processes of each value (None stays None), the same on every process."
+    t = torch.tensor([0.0 if v is None else v for v in values], dtype=torch.float64, device=accelerator.device)
+    return tuple(None if v is None else float(x) for v, x in zip(values, accelerator.reduce(t, "mean").tolist()))
+
+def _gather_objects(accelerator, obj) -> list:
+    "`obj` of every process, in rank order."
+    from accelerate.utils import gather_object
+    return gather_object([obj])
+
+def _wrap_ddp(pm: PeftModel, accelerator):
+    "The DDP wrapper of `pm` (only the trainable LoRA weights are synchronised) and its no_sync factory."
+    frozen = [n for n, p in pm.named_parameters() if not p.requires_grad] + [n for n, _ in pm.named_buffers()]
+    torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(pm, frozen)
+    ddp = accelerator.prepare_model(pm)
+    return ddp, (lambda: accelerator.no_sync(ddp))
 
 def _prepare(model, config: HealConfig, device: torch.device, tmp: Path, load_kwargs: dict) -> tuple[PreTrainedModel, str | None]:
     "The base model ready for LoRA, and a full-precision source path for merging (if any)."
@@ -509,10 +550,13 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
          callback: Callable[[int, dict], None] | None = None, # called after each step with (step, log row)
          device=None, # None = cuda if available
          progress: bool = True, # show a progress bar
+         accelerator=None, # an `accelerate.Accelerator`: data parallel over its processes (DDP); None = this process alone
          **load_kwargs, # for loading the model, e.g. attn_implementation="sdpa"
         ) -> HealResult:
     "Heal a pruned model with (Q)LoRA on the MLP modules (paper App. A.1); resumable, with provenance."
     config = config or HealConfig()
+    n_proc, rank, device = _data_parallel(accelerator, config, device)
+    is_main, local = rank == 0, config.global_batch // n_proc
     device = _device(device)
     out_dir = Path(out_dir) if out_dir is not None else None
     if (merge or stop_after or config.checkpoint_every) and out_dir is None:
@@ -538,6 +582,10 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
         if config.aux_weight > 0: l_star, n_cut = _check_cut(base, teacher.eval(), cut)
         pm = add_lora(base, config)
         params = [p for p in pm.parameters() if p.requires_grad]
+        forward, no_sync = pm, None
+        if n_proc > 1:
+            forward, no_sync = _wrap_ddp(pm, accelerator)
+            if rank: torch.manual_seed(config.seed + 7919 * rank)  # every process draws its own dropout masks
         opt = torch.optim.AdamW(params, lr=config.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=config.weight_decay)
         sched = get_cosine_schedule_with_warmup(opt, config.warmup_steps, config.steps)
 
@@ -545,7 +593,8 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
         val_before, resumed_from = None, None
         ckpt = latest_checkpoint(out_dir) if out_dir is not None else None
         if ckpt is not None and not resume:
-            for old in out_dir.glob(f"{_CKPT_PREFIX}*"): shutil.rmtree(old)
+            if is_main:
+                for old in out_dir.glob(f"{_CKPT_PREFIX}*"): shutil.rmtree(old)
             ckpt = None
         if ckpt is not None:
             st = load_checkpoint(ckpt)
@@ -556,11 +605,12 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
             set_peft_model_state_dict(pm, st["adapter"])
             opt.load_state_dict(st["optimizer"]); sched.load_state_dict(st["scheduler"])
             step, pos, log, val_before, prior = st["step"], st["position"], st["log"], st["val_loss_before"], st["prior"]
-            _set_rng_state(st["rng"]); resumed_from = step
+            rngs = st.get("rng_by_rank") or [st["rng"]]
+            _set_rng_state(rngs[rank] if rank < len(rngs) else st["rng"]); resumed_from = step
         elif eval_blocks is not None:
             val_before = mean_token_loss(pm, eval_blocks, config.micro_batch, cdtype)
 
-        log_path = out_dir / "log.csv" if out_dir is not None else None
+        log_path = out_dir / "log.csv" if out_dir is not None and is_main else None
         if log_path is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
             with open(log_path, "w", newline="") as f:
@@ -569,20 +619,25 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
         def state(step, pos, train_seconds):
             wall = prior["wall_seconds"] + time.perf_counter() - t_wall
             peak = max(prior["peak_memory_bytes"], _peak_memory(device)["peak_memory_bytes"])
+            rng = _rng_state()
             return dict(adapter=get_peft_model_state_dict(pm), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                        rng=_rng_state(), step=step, position=pos, log=list(log), val_loss_before=val_before,
+                        rng=rng, rng_by_rank=_gather_objects(accelerator, rng) if n_proc > 1 else None,
+                        step=step, position=pos, log=list(log), val_loss_before=val_before,
                         config=asdict(config), train_blocks_sha256=train_digest,
                         prior=dict(train_seconds=train_seconds, wall_seconds=wall, peak_memory_bytes=peak))
 
         pm.train()
         train_seconds = prior["train_seconds"]
-        bar = tqdm(total=config.steps, initial=step, desc="heal", disable=not progress, dynamic_ncols=True)
+        bar = tqdm(total=config.steps, initial=step, desc="heal", disable=not progress or not is_main, dynamic_ncols=True)
         stopped = False
         while step < config.steps and (stop_after is None or step < stop_after):
             t0 = time.perf_counter()
             order = block_order(len(train_blocks), config.seed, pos, config.global_batch)
             lr = sched.get_last_lr()[0]
-            loss, aux = _accumulate_gradients(pm, train_blocks[order], config, device, cdtype, teacher, l_star, n_cut)
+            mine = order[rank * local:(rank + 1) * local]  # this process's slice of the global batch
+            loss, aux = _accumulate_gradients(pm, train_blocks[mine], config, device, cdtype, teacher, l_star, n_cut,
+                                              local // config.micro_batch, forward, no_sync)
+            if n_proc > 1: loss, aux = _mean_over_processes(accelerator, loss, aux)
             grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or float("inf")).item()
             opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
             step += 1; pos += config.global_batch
@@ -597,7 +652,9 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
             if callback is not None: callback(step, row)
             stopped = stop_after is not None and step >= stop_after and step < config.steps
             if (config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps) or stopped:
-                save_checkpoint(out_dir, step, state(step, pos, train_seconds))
+                st = state(step, pos, train_seconds)
+                if is_main: save_checkpoint(out_dir, step, st)
+                if n_proc > 1: accelerator.wait_for_everyone()
             if stopped: break
         bar.close()
         pm.eval()
@@ -605,7 +662,7 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
         completed = step >= config.steps
         val_after = mean_token_loss(pm, eval_blocks, config.micro_batch, cdtype) if (completed and eval_blocks is not None) else None
         adapter_dir = merged_dir = None
-        if completed and out_dir is not None:
+        if completed and out_dir is not None and is_main:
             adapter_dir = out_dir / "adapter"
             pm.save_pretrained(adapter_dir)
             if merge:
@@ -632,14 +689,15 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
             train_seconds=train_seconds, tokens_per_s=(pos * config.seq_len) / train_seconds if train_seconds else None,
             wall_seconds=prior["wall_seconds"] + time.perf_counter() - t_wall,
             **{**_peak_memory(device), "peak_memory_bytes": max(prior["peak_memory_bytes"], _peak_memory(device)["peak_memory_bytes"])},
-            device=str(device), compute_dtype=str(cdtype).replace("torch.", ""),
+            device=str(device), processes=n_proc, compute_dtype=str(cdtype).replace("torch.", ""),
             finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), versions=_versions(),
             adapter_dir=str(adapter_dir) if adapter_dir else None, merged_dir=str(merged_dir) if merged_dir else None,
             log_csv=str(log_path) if log_path else None)
-        if out_dir is not None:
+        if out_dir is not None and is_main:
             (out_dir / "metadata.json").write_text(json.dumps(meta, indent=1, default=str))
             if completed:
                 for old in out_dir.glob(f"{_CKPT_PREFIX}*"): shutil.rmtree(old)
+        if n_proc > 1: accelerator.wait_for_everyone()  # the files are there before any process goes on
     return HealResult(pm, meta, log, out_dir)
 
 # %% ../nbs/05_healing.ipynb #8f256940
