@@ -162,8 +162,12 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
             profile: str = None, # override the family's profile: tiny, cpu, gpu, full
             params: str = None, # more notebook parameters as JSON, e.g. '{"device": "cuda"}'
             figures_dir: str = "figures", # folder holding family.ipynb and params/
+            families: str = None, # several families, comma-separated, e.g. llama-2-7b,mistral-7b
+            gpus: str = None, # run the families in parallel, one per GPU at a time, e.g. 0,1,2,3
+            dry_run: store_true = False, # with --gpus: print the plan and commands, run nothing
+            no_cross_family: store_true = False, # skip the cross-family figures (each --gpus child run does)
            ):
-    "Regenerate a family's figures with papermill (or every zoo family's with --all), then the cross-family figures."
+    "Regenerate a family's figures with papermill (or every zoo family's with --all, or --families), then the cross-family figures."
     import yaml, papermill as pm, pandas as pd
     from layerprune.zoo import ZOO
     from layerprune import plots
@@ -171,9 +175,22 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
     if not (fdir / "family.ipynb").exists(): raise SystemExit(f"No {fdir / 'family.ipynb'}: run from the repository root or pass --figures-dir.")
     known = figure_families(fdir)
     if all: fams = [f for f in known if yaml.safe_load((fdir / "params" / f"{f}.yaml").read_text()).get("model") in ZOO]
+    elif families:
+        fams = [f.strip() for f in families.split(",") if f.strip()]
+        unknown = [f for f in fams if f not in known]
+        if unknown: raise SystemExit(f"Unknown families {unknown}: choose from {', '.join(known)}.")
     elif family in known: fams = [family]
     else: raise SystemExit(f"Unknown family {family!r}: choose one of {', '.join(known)} (or --all).")
     extra = json.loads(params) if params else {}
+    if gpus is not None:
+        from layerprune.distributed import parse_gpus, family_gpu_plan, run_family_plan
+        try: plan = family_gpu_plan(fams, parse_gpus(gpus, n_visible=None if not dry_run else 1 << 16))
+        except ValueError as e: raise SystemExit(str(e)) from None
+        codes = run_family_plan(plan, fdir, profile, extra, dry_run=dry_run)
+        failed = [f for f, rc in codes.items() if rc != 0]
+        if not dry_run and not no_cross_family: _cross_family_figures(fdir)
+        if failed: raise SystemExit(f"Families failed: {', '.join(failed)} (see {fdir}/<family>.gpu<id>.log).")
+        return
     for fam in fams:
         p = {**yaml.safe_load((fdir / "params" / f"{fam}.yaml").read_text()), **extra}
         if profile: p["profile"] = profile
@@ -182,6 +199,12 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
         print(f"== {fam}: papermill {fdir / 'family.ipynb'} -> {Path(p['out_dir']) / 'family.ipynb'}", flush=True)
         pm.execute_notebook(str(fdir / "family.ipynb"), str(Path(p["out_dir"]) / "family.ipynb"), parameters=p,
                             cwd=str(p["out_dir"]), progress_bar=False)
+    if not no_cross_family: _cross_family_figures(fdir)
+
+def _cross_family_figures(fdir: Path):
+    "The cross-family figures from every figures/*/results.csv."
+    import pandas as pd
+    from layerprune import plots
     tables = [pd.read_csv(f) for f in sorted(fdir.glob("*/results.csv"))]
     if tables:
         paths = plots.draw_cross_family_figures(pd.concat(tables, ignore_index=True), fdir / "cross-family")
