@@ -492,14 +492,14 @@ def _data_parallel(accelerator, config: HealConfig, device) -> tuple[int, int, t
     if kind not in ("NO", "MULTI_GPU", "MULTI_CPU"):
         raise NotImplementedError(f"heal(accelerator=...) supports DDP (accelerate launch --multi_gpu, or torchrun on CPUs), "
                                   f"not {kind}: launch without FSDP/DeepSpeed (a 70B model in NF4 fits one 80 GB GPU).")
-    if device is not None and _device(device) != _device(accelerator.device):
+    norm = lambda d: torch.device("cpu") if torch.device(d).type == "cpu" else _device(d)  # cpu:0 is cpu
+    if device is not None and norm(device) != norm(accelerator.device):
         raise ValueError(f"device={device} but the accelerator runs this process on {accelerator.device}: pass one of them.")
     n_proc = accelerator.num_processes
     if config.global_batch % (n_proc * config.micro_batch):
         raise ValueError(f"global_batch {config.global_batch} must split into {n_proc} processes x micro_batch "
                          f"{config.micro_batch}: choose a micro_batch dividing {config.global_batch // n_proc}.")
-    device = accelerator.device
-    return n_proc, accelerator.process_index, torch.device("cpu") if device.type == "cpu" else device
+    return n_proc, accelerator.process_index, norm(accelerator.device)
 
 def _mean_over_processes(accelerator, *values: float | None) -> tuple[float | None, ...]:
     "The mean over processes of each value (None stays None), the same on every process."
