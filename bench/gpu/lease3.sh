@@ -1,15 +1,32 @@
-# Third GPU lease (2026-11-25, evening): SmolLM2-135M through the full protocol (issue 7), P3 on the GPU
-# (issue 4), the few-hundred-step heal and P4 after the memory fix (issue 5). One step per `device` call,
-# calls back to back on one warm machine; what each step carried is in bench/gpu/README.md.
-#   bash bench/gpu/lease3.sh STEP
+# Third GPU lease (2026-11-25, evening): P3 on the GPU (issue 4: SmolLM2-135M and Gemma-3-270M, the whole MMLU
+# test set, ours vs lm-eval), P4 after the memory fix and the 300-step SmolLM2 heal (issue 5), the forced
+# cuda:0+cpu split check (issue 8). One step per `device` call, calls back to back on one warm machine
+# (it goes back after 30 s idle); what each call carried is in bench/gpu/README.md.
+#   bash bench/gpu/lease3.sh STEP [ARG]
 set -e
 export PYTHONPATH=/root/lp-site:$PWD LAYERPRUNE_HOME=/root/lphome HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-T=/root/lp-site; C4=/root/lpdata/c4/c4-validation.sample-2k.json.gz; R=/root/runs; mkdir -p $R /root/chunks
+T=/root/lp-site; D=/root/lpdata; C4=$D/c4/c4-validation.sample-2k.json.gz; M=/root/lphome/models; mkdir -p /root/chunks /root/runs
 install() { python3 bench/gpu/install_missing.py --target $T "$@"; }
 case "$1" in
-  setup) bash bench/gpu/setup.sh; python3 -m pip list > $OUT/piplist.txt 2>/dev/null; nvidia-smi > $OUT/nvidia-smi.txt ;;
-  chunk) mv .gpu/smol/smol.gguf.* /root/chunks/ 2>/dev/null || true; for d in .gpu/pm .gpu/lmA .gpu/lmB .gpu/lmC; do [ -d $d ] && install $d/*.whl; done; ls -la /root/chunks ;;
-  model) cat /root/chunks/smol.gguf.* > /root/smol.gguf
-         python3 -c "from layerprune import zoo; print(zoo.fetch('smollm2-135m', gguf='/root/smol.gguf'))" ;;
+  setup) bash bench/gpu/setup.sh; nvidia-smi > $OUT/nvidia-smi.txt ;;
+  chunk) mv .gpu/smol/smol.gguf.* .gpu/gem/gem.gguf.* /root/chunks/ 2>/dev/null || true
+         for d in .gpu/lmA; do [ -d $d ] && install $d/*.whl; done; ls /root/chunks ;;
+  model) # $2 = zoo key, $3 = chunk prefix
+         cat /root/chunks/$3.gguf.* > /root/$3.gguf
+         python3 -c "import sys; from layerprune import zoo; print(zoo.fetch(sys.argv[1], gguf=sys.argv[2]))" $2 /root/$3.gguf ;;
+  p4)    python3 bench/healing.py --model smollm2-135m --prune-deepest 7 --data $C4 --steps 60 --seq-len 1024 --batch 16 \
+             --out $OUT/p4_compare_nf4.json 2>&1 | grep -v -i warn | tail -4 ;;
+  p3)    # $2 = zoo key: the whole MMLU test set, 5-shot, ours (kv-prefix) and lm-eval with our prompt, bf16
+         python3 bench/eval.py --model $M/$2 --data $D --device cuda --dtype bfloat16 --subjects all --limit 0 \
+             --boolq-limit -1 --batch-tokens 65536 --lmeval-python "$(command -v python3)" --lmeval-batch-size 64 \
+             --skip-lmeval-default --skip-generic --out $OUT/p3_$2_full_mmlu.json 2>&1 | grep -v -i "warn\|it/s" | tail -6 ;;
+  bg)    # background (survives the call): the 300-step heal, then the sharding check
+         setsid nohup bash -c "python3 bench/heal_smollm2_gpu.py --model smollm2-135m --data $C4 --steps 300 --seq-len 1024 \
+             --out /root/runs/heal_smollm2_300 > /root/runs/heal300.log 2>&1; python3 bench/gpu/multi_device.py \
+             --model $M/smollm2-135m --data-dir $D --dtype bfloat16 > /root/runs/multi_device.json 2> /root/runs/multi_device.log" \
+             < /dev/null > /dev/null 2>&1 & ;;
+  collect) while pgrep -f "heal_smollm2_gpu|multi_device" > /dev/null; do sleep 5; done
+         cp -r /root/runs/heal_smollm2_300 /root/runs/heal300.log /root/runs/multi_device.* $OUT/ 2>/dev/null; rm -rf $OUT/heal_smollm2_300/adapter
+         tail -c 300 /root/runs/heal300.log; cat /root/runs/multi_device.json | head -c 1500 ;;
   *) echo "unknown step $1"; exit 2 ;;
 esac
