@@ -473,16 +473,17 @@ def _accumulate_gradients(pm: PeftModel, blocks: torch.Tensor, config: HealConfi
         ids = ids.to(device)
         # data parallel: all-reduce the gradients once, in the backward pass of the last micro batch
         with no_sync() if no_sync is not None and i < len(micro) - 1 else contextlib.nullcontext():
+            # keep only the loss: holding the model output would keep its logits ([micro, T, V]) alive through
+            # the backward pass and the next forward (the loss's graph does not need them)
             with _autocast(device, cdtype):
-                if l_star is None: out = forward(input_ids=ids, labels=ids, use_cache=False)
+                if l_star is None: loss = forward(input_ids=ids, labels=ids, use_cache=False).loss
                 else:
-                    with capture_residual(pm, l_star) as got: out = forward(input_ids=ids, labels=ids, use_cache=False)
+                    with capture_residual(pm, l_star) as got: loss = forward(input_ids=ids, labels=ids, use_cache=False).loss
                     aux = residual_match_loss(got["x"], residual_at(teacher, ids, l_star + n))
-            total = out.loss if l_star is None else out.loss + config.aux_weight * aux
+            total = loss if l_star is None else loss + config.aux_weight * aux
             (total / acc).backward()
-        loss_sum += out.loss.item()
+        loss_sum += loss.item()
         if l_star is not None: aux_sum += aux.item()
-        del out, total  # else this micro batch's logits ([micro, T, V]) stay alive through the next forward pass
     return loss_sum / acc, None if l_star is None else aux_sum / acc
 
 def _data_parallel(accelerator, config: HealConfig, device) -> tuple[int, int, torch.device | None]:
