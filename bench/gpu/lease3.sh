@@ -18,15 +18,14 @@ case "$1" in
              --out $OUT/p4_compare_nf4.json 2>&1 | grep -v -i warn | tail -4 ;;
   p3)    # $2 = zoo key: the whole MMLU test set, 5-shot, ours (kv-prefix) and lm-eval with our prompt, bf16
          python3 bench/eval.py --model $M/$2 --data $D --device cuda --dtype bfloat16 --subjects all --limit 0 \
-             --boolq-limit -1 --batch-tokens 65536 --lmeval-python "$(command -v python3)" --lmeval-batch-size 64 \
+             --boolq-limit -1 --batch-tokens 65536 --lmeval-python "$(command -v python3)" --lmeval-batch-size ${3:-64} \
              --skip-lmeval-default --skip-generic --out $OUT/p3_$2_full_mmlu.json 2>&1 | grep -v -i "warn\|it/s" | tail -6 ;;
-  bg)    # background (survives the call): the 300-step heal, then the sharding check
+  bg)    # background (survives the call): the 300-step heal
          setsid nohup bash -c "python3 bench/heal_smollm2_gpu.py --model smollm2-135m --data $C4 --steps 300 --seq-len 1024 \
-             --out /root/runs/heal_smollm2_300 > /root/runs/heal300.log 2>&1; python3 bench/gpu/multi_device.py \
-             --model $M/smollm2-135m --data-dir $D --dtype bfloat16 > /root/runs/multi_device.json 2> /root/runs/multi_device.log" \
+             --out /root/runs/heal_smollm2_300 > /root/runs/heal300.log 2>&1" \
              < /dev/null > /dev/null 2>&1 & ;;
-  collect) while pgrep -f "heal_smollm2_gpu|multi_device" > /dev/null; do sleep 5; done
-         cp -r /root/runs/heal_smollm2_300 /root/runs/heal300.log /root/runs/multi_device.* $OUT/ 2>/dev/null; rm -rf $OUT/heal_smollm2_300/adapter
-         tail -c 300 /root/runs/heal300.log; cat /root/runs/multi_device.json | head -c 1500 ;;
+  collect) while pgrep -f "heal_smollm2_gpu" > /dev/null; do sleep 5; done
+         cp -r /root/runs/heal_smollm2_300 /root/runs/heal300.log $OUT/ 2>/dev/null; rm -rf $OUT/heal_smollm2_300/adapter
+         tail -c 300 /root/runs/heal300.log ;;
   *) echo "unknown step $1"; exit 2 ;;
 esac
