@@ -4,7 +4,8 @@
 
 # %% ../nbs/06_sweep.ipynb #2eab743a
 from __future__ import annotations
-import contextlib, json, math, os, platform, shutil, tempfile, time
+import contextlib, copy, json, math, os, platform, shutil, tempfile, time
+from collections import defaultdict
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,9 +23,9 @@ from . import eval as ev
 
 # %% auto #0
 __all__ = ['Variant', 'STRATEGIES', 'PROFILES', 'suffix_view', 'capture_layer_inputs', 'variant_outputs',
-           'variants_candidate_logits', 'variants_c4_losses', 'atomic_write_text', 'ResultsStore', 'SweepConfig',
-           'layer_counts', 'SweepData', 'load_sweep_data', 'run_distances', 'c4_batch_size', 'sweep_unhealed',
-           'heal_point', 'cfg_device', 'run_sweep']
+           'variants_candidate_logits', 'variants_c4_losses', 'variants_prefix_candidate_logits', 'atomic_write_text',
+           'ResultsStore', 'SweepConfig', 'layer_counts', 'SweepData', 'load_sweep_data', 'run_distances',
+           'c4_batch_size', 'sweep_unhealed', 'heal_point', 'cfg_device', 'run_sweep']
 
 # %% ../nbs/06_sweep.ipynb #f3d32bf6
 class _Skip(nn.Module):
@@ -127,6 +128,66 @@ def variants_c4_losses(model: nn.Module, # a causal LM of a supported architectu
         for v, logits in variant_outputs(model, variants, 0, input_ids=x, attention_mask=torch.ones_like(x)):
             out[v] += [F.cross_entropy(row[:-1].float(), ids[1:].to(row.device)).item() for row, ids in zip(logits, x)]
     return out
+
+# %% ../nbs/06_sweep.ipynb #a0786aed
+def _variant_cache(full, # the full model's prefix cache
+                   variant, # the cache of the variant's prefix pass: filled from layer `resume` on
+                   resume: int, # first layer the variant runs after its cut, l + n
+                  ):
+    "The prefix cache of a variant: the full model's entries below `resume` (never read, they only give the prefix length), the variant's from `resume` on."
+    out = copy.copy(full)
+    out.layers = [full.layers[i] if i < resume else variant.layers[i] for i in range(len(full.layers))]
+    return out
+
+def _returned_cache(res):
+    return res.cache if getattr(res, "cache", None) is not None else res.past_key_values
+
+@torch.inference_mode()
+def variants_prefix_candidate_logits(model: nn.Module, # a causal LM of a supported architecture
+                                     items: Sequence[ev.ScoringItem], # prompts sharing a prefix within (group, shots), e.g. `eval.mmlu_items`
+                                     variants: Sequence[Variant], # blocks (start, n) to remove
+                                     batch_tokens: int = 8192, # most tokens per forward pass, prefix included
+                                     progress: bool = True, # show a progress bar
+                                     desc: str = "scoring",
+                                    ) -> dict[Variant | None, torch.Tensor]:
+    "`variants_candidate_logits`, computing each (group, shots) prefix once per variant and reusing its KV cache."
+    ev._check_items(items)
+    if ev.sliding_window(model) is not None: return variants_candidate_logits(model, items, variants, batch_tokens, progress, desc)
+    device, cache_kw, starts = ev.model_device(model), ev._cache_kwarg(), [s for s, _ in variants]
+    out = {v: torch.empty(len(items), len(items[0].candidates)) for v in [None, *variants]}
+    groups = defaultdict(list)
+    for i, it in enumerate(items): groups[(it.group, it.shots)].append(i)
+    with tqdm(total=len(items), desc=f"{desc} ({len(variants)} variants, kv-prefix)", disable=not progress) as bar:
+        for idx in groups.values():
+            seqs = [items[i].input_ids for i in idx]
+            p = min(ev.common_prefix_len(seqs), min(map(len, seqs)) - 1)
+            if p < 1:  # nothing shared: whole prompts
+                sub = variants_candidate_logits(model, [items[i] for i in idx], variants, batch_tokens, False)
+                for v in out: out[v][idx] = sub[v]
+                bar.update(len(idx)); continue
+            prefix = torch.tensor([seqs[0][:p]], device=device)
+            kw = dict(input_ids=prefix, attention_mask=torch.ones_like(prefix), position_ids=torch.arange(p, device=device)[None],
+                      use_cache=True, logits_to_keep=1)
+            with capture_layer_inputs(model, starts) as got: full = _returned_cache(model(**kw))
+            caches = {None: full}
+            for s, n in variants:
+                with suffix_view(model, s, n, got[s]): caches[s, n] = _variant_cache(full, _returned_cache(model(**kw)), s + n)
+            suffixes = [q[p:] for q in seqs]
+            for b in ev.length_batches([p + len(q) for q in suffixes], batch_tokens):
+                ids, mask = ev.left_pad([suffixes[j] for j in b], device)
+                kw = dict(input_ids=ids, attention_mask=torch.cat([torch.ones(len(b), p, dtype=mask.dtype, device=device), mask], 1),
+                          position_ids=ev.positions(mask, p), use_cache=True, logits_to_keep=1)
+                rows = [idx[j] for j in b]
+                cand = torch.tensor([items[i].candidates for i in rows], device=device)
+                def keep(v, logits): out[v][rows] = logits[:, -1].gather(1, cand.to(logits.device)).float().cpu()
+                with capture_layer_inputs(model, starts) as got_b:
+                    keep(None, model(**kw, **{cache_kw: ev.expand_cache(caches[None], len(b))}).logits)
+                for s, n in variants:
+                    with suffix_view(model, s, n, got_b[s]):
+                        keep((s, n), model(**kw, **{cache_kw: ev.expand_cache(caches[s, n], len(b))}).logits)
+                bar.update(len(b))
+    return out
+
 
 # %% ../nbs/06_sweep.ipynb #73bd1948
 def atomic_write_text(path: str | Path, # destination
@@ -300,13 +361,13 @@ def _score_variants(model, items_mmlu, items_boolq, blocks, variants: list[Varia
     "Candidate logits and C4 block losses of the full model (None) and each variant."
     c4_batch = c4_batch_size(cfg, model)
     if cfg.fast:
-        return (variants_candidate_logits(model, items_mmlu, variants, cfg.batch_tokens, cfg.progress, "MMLU"),
+        return (variants_prefix_candidate_logits(model, items_mmlu, variants, cfg.batch_tokens, cfg.progress, "MMLU"),
                 variants_candidate_logits(model, items_boolq, variants, cfg.batch_tokens, cfg.progress, "BoolQ"),
                 variants_c4_losses(model, blocks, variants, c4_batch, cfg.progress))
     mm, bq, c4 = {}, {}, {}
     for v in [None, *variants]:
         m = model if v is None else prune_block(model, *v)
-        mm[v] = ev.candidate_logits(m, items_mmlu, cfg.batch_tokens, progress=cfg.progress, desc="MMLU")
+        mm[v] = ev.prefix_candidate_logits(m, items_mmlu, cfg.batch_tokens, progress=cfg.progress, desc="MMLU")
         bq[v] = ev.candidate_logits(m, items_boolq, cfg.batch_tokens, progress=cfg.progress, desc="BoolQ")
         c4[v] = ev.c4_loss(m, blocks, c4_batch, progress=cfg.progress).block_losses
         del m
