@@ -25,7 +25,7 @@ from . import eval as ev
 __all__ = ['Variant', 'STRATEGIES', 'PROFILES', 'suffix_view', 'capture_layer_inputs', 'variant_outputs',
            'variants_candidate_logits', 'variants_c4_losses', 'variants_prefix_candidate_logits', 'atomic_write_text',
            'ResultsStore', 'SweepConfig', 'layer_counts', 'SweepData', 'load_sweep_data', 'run_distances',
-           'c4_batch_size', 'sweep_unhealed', 'heal_point', 'cfg_device', 'run_sweep']
+           'c4_batch_size', 'sweep_unhealed', 'heal_point', 'cfg_device', 'check_settings', 'run_sweep']
 
 # %% ../nbs/06_sweep.ipynb #f3d32bf6
 class _Skip(nn.Module):
@@ -129,7 +129,7 @@ def variants_c4_losses(model: nn.Module, # a causal LM of a supported architectu
             out[v] += [F.cross_entropy(row[:-1].float(), ids[1:].to(row.device)).item() for row, ids in zip(logits, x)]
     return out
 
-# %% ../nbs/06_sweep.ipynb #a0786aed
+# %% ../nbs/06_sweep.ipynb #3f38e583
 def _variant_cache(full, # the full model's prefix cache
                    variant, # the cache of the variant's prefix pass: filled from layer `resume` on
                    resume: int, # first layer the variant runs after its cut, l + n
@@ -416,12 +416,33 @@ def cfg_device(cfg: SweepConfig) -> torch.device:
     if cfg.device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(cfg.device)
 
+# %% ../nbs/06_sweep.ipynb #8e1534b7
+_RESULT_FIELDS = ("model", "mmlu_subjects", "mmlu_limit", "mmlu_k", "boolq_limit", "c4_blocks", "c4_len", "distance_docs",
+                  "distance_len", "dtype", "seed")
+_HEAL_FIELDS = ("heal_profile", "heal_overrides")
+
+def check_settings(store: ResultsStore, # the run folder's finished points
+                   cfg: SweepConfig, # the settings of this run
+                  ) -> None:
+    "Refuse to add points to a folder whose finished points were computed with other result-defining settings."
+    ours = json.loads(json.dumps(asdict(cfg), default=str))
+    for row in store.rows():
+        saved = json.loads(row["settings"])
+        fields = _RESULT_FIELDS + (_HEAL_FIELDS if row.get("healed") else ())
+        diff = [f"{f}: {saved.get(f)!r} there, {ours[f]!r} now" for f in fields if saved.get(f) != ours[f]]
+        if diff:
+            raise ValueError(f"{store.dir} holds results computed with other settings ({'; '.join(diff)}), e.g. "
+                             f"{row['strategy']} n={row['n']}{' healed' if row.get('healed') else ''}. Use another out_dir, "
+                             f"or delete that folder to recompute.")
+
+
 # %% ../nbs/06_sweep.ipynb #acaec8e4
 def run_sweep(cfg: SweepConfig) -> pd.DataFrame:
     "Run (or finish) the sweep of `cfg` and return its results table."
     from layerprune.zoo import resolve_model
     out = Path(cfg.out_dir); out.mkdir(parents=True, exist_ok=True)
     store = ResultsStore(out)
+    check_settings(store, cfg)
     data = load_sweep_data(cfg)
     dist_path = out / "distances.npz"
     src = None if dist_path.exists() else resolve_model(cfg.model)  # a finished run needs no model

@@ -75,3 +75,14 @@ def test_sigkill_then_resume(tiny_dir, tmp_path, data_dir):
     assert len(table) == 11 and not table.duplicated(["strategy", "n", "healed"]).any()
     clean = run_sweep(_cfg(tiny_dir, tmp_path / "clean", data_dir))
     pd.testing.assert_frame_equal(table[METRICS], clean[METRICS], atol=1e-5, rtol=0)
+
+
+def test_folder_of_other_settings_is_refused_before_loading(tiny_dir, tmp_path, data_dir, monkeypatch):
+    run_sweep(_cfg(tiny_dir, tmp_path / "run", data_dir, ns=(1,)))
+    import layerprune.sweep as sw
+    monkeypatch.setattr(sw, "load_model", lambda *a, **k: pytest.fail("the settings check must come before loading"))
+    with pytest.raises(ValueError, match=r"mmlu_limit: 2 there, 3 now.*another out_dir"):
+        run_sweep(_cfg(tiny_dir, tmp_path / "run", data_dir, ns=(1,), mmlu_limit=3))
+    monkeypatch.undo()
+    grown = run_sweep(_cfg(tiny_dir, tmp_path / "run", data_dir, ns=(1, 2)))  # a larger grid resumes
+    assert sorted(grown.n.tolist()) == [0, 1, 1, 2, 2]
