@@ -18,10 +18,10 @@ from tqdm.auto import tqdm
 __all__ = ['LETTERS', 'MMLU_PROMPT_VERSION', 'BOOLQ_PROMPT_VERSION', 'mmlu_header', 'mmlu_example', 'mmlu_prompt', 'boolq_prompt',
            'special_prefix', 'encode', 'answer_token_ids', 'ScoringItem', 'group_by_subject', 'mmlu_items',
            'boolq_items', 'truncated_items', 'model_device', 'length_batches', 'left_pad', 'positions',
-           'candidate_logits', 'reference_candidate_logits', 'common_prefix_len', 'sliding_window',
-           'equal_length_batches', 'expand_cache', 'prefix_candidate_logits', 'subject_table', 'micro_macro',
-           'model_max_length', 'select', 'select_mmlu', 'MMLUResult', 'mmlu_result', 'mmlu_eval', 'BoolQResult',
-           'boolq_result', 'boolq_eval', 'C4Result', 'c4_loss']
+           'candidate_logits', 'reference_candidate_logits', 'common_prefix_len', 'sliding_window', 'expand_cache',
+           'aligned_cache', 'prefix_candidate_logits', 'subject_table', 'micro_macro', 'model_max_length', 'select',
+           'select_mmlu', 'MMLUResult', 'mmlu_result', 'mmlu_eval', 'BoolQResult', 'boolq_result', 'boolq_eval',
+           'C4Result', 'c4_loss']
 
 # %% ../nbs/04_eval.ipynb #ceeb8f9c
 LETTERS = ("A", "B", "C", "D")
@@ -252,16 +252,6 @@ def sliding_window(model) -> int | None:
     if types is not None and not any("sliding" in t for t in types): return None
     return int(window)
 
-def equal_length_batches(lengths: Sequence[int], # token count of each item
-                         batch_tokens: int, # most tokens in one batch
-                         max_batch_size: int | None = None, # most rows in one batch
-                        ) -> list[list[int]]:
-    "Item indices cut into batches of equal length (no padding), longest first, each under the budget."
-    by_length = defaultdict(list)
-    for i, n in enumerate(lengths): by_length[n].append(i)
-    rows = max(1, min(batch_tokens // max(lengths), max_batch_size or math.inf))
-    return [idx[j:j + rows] for n in sorted(by_length, reverse=True) for idx in [by_length[n]] for j in range(0, len(idx), rows)]
-
 def expand_cache(cache, # a transformers Cache holding one row
                  n: int, # rows wanted
                 ):
@@ -275,6 +265,28 @@ def expand_cache(cache, # a transformers Cache holding one row
         out.layers.append(layer)
     return out
 
+def _shift_rows(x: torch.Tensor, # [1, heads, tokens, head_dim] keys or values of one row
+                pads: Sequence[int], length: int) -> torch.Tensor:
+    "[len(pads), heads, length, head_dim]: row r is pads[r] zero columns, then x's first length - pads[r] tokens."
+    most = max(pads)
+    padded = torch.cat([x.new_zeros(1, x.shape[1], most, x.shape[3]), x[:, :, :length]], 2)[0]
+    cols = torch.arange(length, device=x.device) + (most - torch.tensor(pads, device=x.device))[:, None]
+    return padded[:, cols].transpose(0, 1)
+
+def aligned_cache(cache, # a transformers Cache of one row whose layers keep every token (no sliding truncation)
+                  pads: Sequence[int], # padding columns in front of each row
+                  length: int, # columns per row: the prefix length
+                 ):
+    "A copy of `cache` with one row per `pads` entry: `pads[r]` empty columns, then the first `length - pads[r]` cached tokens."
+    out = copy.copy(cache)
+    out.layers = []
+    for layer in cache.layers:
+        layer = copy.copy(layer)
+        if getattr(layer, "keys", None) is not None and layer.keys.numel():
+            layer.keys, layer.values = _shift_rows(layer.keys, pads, length), _shift_rows(layer.values, pads, length)
+        out.layers.append(layer)
+    return out
+
 # %% ../nbs/04_eval.ipynb #a6329b09
 @torch.inference_mode()
 def prefix_candidate_logits(model, # any HF-style causal LM that returns its KV cache
@@ -285,6 +297,7 @@ def prefix_candidate_logits(model, # any HF-style causal LM that returns its KV 
                             desc: str = "scoring", # its label
                            ) -> torch.Tensor:
     "Same result as `candidate_logits`, computing each group's common token prefix once."
+    from transformers import DynamicCache
     _check_items(items)
     device, cache_kw, window = model_device(model), _cache_kwarg(), sliding_window(model)
     out = torch.empty(len(items), len(items[0].candidates))
@@ -297,17 +310,23 @@ def prefix_candidate_logits(model, # any HF-style causal LM that returns its KV 
             if p < 1:
                 out[idx] = candidate_logits(model, [items[i] for i in idx], batch_tokens, max_batch_size, progress=False)
                 bar.update(len(idx)); continue
+            aligned = window is not None and max(map(len, seqs)) > window  # padding must go in front (see above)
             prefix = torch.tensor([seqs[0][:p]], device=device)
             res = model(input_ids=prefix, attention_mask=torch.ones_like(prefix), position_ids=torch.arange(p, device=device)[None],
-                        use_cache=True, logits_to_keep=1)
+                        use_cache=True, logits_to_keep=1, **({cache_kw: DynamicCache()} if aligned else {}))
             cache = res.cache if getattr(res, "cache", None) is not None else res.past_key_values
-            suffixes = [s[p:] for s in seqs]
-            batcher = equal_length_batches if window is not None and max(map(len, seqs)) >= window else length_batches
-            for b in batcher([p + len(s) for s in suffixes], batch_tokens, max_batch_size):
-                ids, mask = left_pad([suffixes[j] for j in b], device)
-                full_mask = torch.cat([torch.ones(len(b), p, dtype=mask.dtype, device=device), mask], 1)
-                logits = model(input_ids=ids, attention_mask=full_mask, position_ids=positions(mask, p), use_cache=True,
-                               logits_to_keep=1, **{cache_kw: expand_cache(cache, len(b))}).logits[:, -1]
+            for b in length_batches([len(s) for s in seqs], batch_tokens, max_batch_size):
+                if aligned:  # whole prompts left-padded; their first p columns come from the shifted prefix cache
+                    ids, mask = left_pad([seqs[j] for j in b], device)
+                    ids, pos = ids[:, p:], positions(mask)[:, p:]
+                    batch_cache = aligned_cache(cache, [mask.shape[1] - len(seqs[j]) for j in b], p)
+                else:  # suffixes left-padded after the shared prefix
+                    ids, mask = left_pad([seqs[j][p:] for j in b], device)
+                    pos = positions(mask, p)
+                    mask = torch.cat([torch.ones(len(b), p, dtype=mask.dtype, device=device), mask], 1)
+                    batch_cache = expand_cache(cache, len(b))
+                logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
+                               logits_to_keep=1, **{cache_kw: batch_cache}).logits[:, -1]
                 rows = [idx[j] for j in b]
                 out[rows] = logits.gather(1, torch.tensor([items[i].candidates for i in rows], device=logits.device)).float().cpu()
                 bar.update(len(b))

@@ -151,6 +151,94 @@ def test_sliding_window_shorter_than_prompt_matches_reference(tok, mmlu):
     _assert_same(ev.prefix_candidate_logits(model, items, progress=False), ev.reference_candidate_logits(model, items))
 
 
+
+# ---------------------------------------------------------------- sliding windows: prompts longer than the window
+def _group(prefix_len, suffix_lens, group="s", seed=0):
+    "Items sharing one random prefix, with suffixes of the given lengths."
+    g = torch.Generator().manual_seed(seed)
+    prefix = torch.randint(3, 500, (prefix_len,), generator=g).tolist()
+    return [ev.ScoringItem(prefix + torch.randint(3, 500, (n,), generator=g).tolist(), (7, 8, 9, 10), 0, group, 5) for n in suffix_lens]
+
+
+def _count_passes(model, fn):
+    calls = []
+    hook = model.register_forward_pre_hook(lambda *a: calls.append(1))
+    try: return fn(), len(calls)
+    finally: hook.remove()
+
+
+@torch.inference_mode()
+def _padded_between(model, items):
+    "The layout the fast path keeps for short prompts: one batch, suffixes left-padded after the shared prefix."
+    from transformers import DynamicCache
+    seqs = [it.input_ids for it in items]
+    p = min(ev.common_prefix_len(seqs), min(map(len, seqs)) - 1)
+    kw = ev._cache_kwarg()
+    prefix = torch.tensor([seqs[0][:p]])
+    res = model(input_ids=prefix, use_cache=True, **{kw: DynamicCache()})
+    cache = res.cache if getattr(res, "cache", None) is not None else res.past_key_values
+    ids, mask = ev.left_pad([s[p:] for s in seqs])
+    logits = model(input_ids=ids, attention_mask=torch.cat([torch.ones(len(seqs), p, dtype=mask.dtype), mask], 1),
+                   position_ids=ev.positions(mask, p), use_cache=True, logits_to_keep=1,
+                   **{kw: ev.expand_cache(cache, len(seqs))}).logits[:, -1]
+    return logits[:, list(items[0].candidates)]
+
+
+def test_aligned_cache_shifts_each_row_right_by_its_padding():
+    from transformers import DynamicCache
+    cache = DynamicCache()
+    keys = torch.arange(1., 6.).view(1, 1, 5, 1).expand(1, 2, 5, 3).contiguous()  # 2 heads, 5 tokens, head_dim 3
+    cache.update(keys, keys + 10, 0)
+    out = ev.aligned_cache(cache, [0, 2, 4, 6], 5)
+    assert out.layers[0].keys.shape == (4, 2, 5, 3)
+    assert out.layers[0].keys[:, 1, :, 2].tolist() == [[1, 2, 3, 4, 5], [0, 0, 1, 2, 3], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
+    keys, values = out.layers[0].keys, out.layers[0].values
+    assert (values == torch.where(keys > 0, keys + 10, 0)).all()
+    assert cache.layers[0].keys.shape == (1, 2, 5, 3)  # the prefix cache is untouched
+
+
+@pytest.mark.parametrize("model_type", ["gemma3_text", "gemma2", "mistral"])
+@pytest.mark.parametrize("window", [12, 31, 70])
+def test_sliding_window_mixed_lengths_in_one_batch_match_reference(model_type, window):
+    # prefix 30, suffixes 1..40: window 12 is shorter than the prefix, 31 falls between the shortest and the longest
+    # prompt, 70 is the longest prompt (the padded layout is exact up to there)
+    items = _group(30, (1, 40, 7, 22, 3, 13), "a") + _group(25, (5, 2, 9), "b", seed=1)
+    model = tiny_model(model_type, sliding_window=window)
+    ref = ev.reference_candidate_logits(model, items)
+    for batch_tokens, batches in ((10_000, 1 + 1), (150, 3 + 1)):  # (budget, question passes of groups a + b)
+        assert batches == sum(len(ev.length_batches([len(it.input_ids) for it in items if it.group == g], batch_tokens)) for g in "ab")
+        fast, passes = _count_passes(model, lambda: ev.prefix_candidate_logits(model, items, batch_tokens=batch_tokens, progress=False))
+        _assert_same(fast, ref)
+        assert passes == 2 + batches  # one prefix pass per group, then length_batches' batches (not one per length)
+
+
+def test_padding_between_prefix_and_suffix_breaks_sliding_windows():
+    # why prompts longer than the window need the aligned layout: the mask counts columns, so pad columns between the
+    # prefix and a short suffix push prefix tokens out of the window; with the window above every prompt, it is exact
+    items = _group(30, (1, 40, 7, 22))
+    short, long_ = tiny_model("gemma3_text", sliding_window=16), tiny_model("gemma3_text", sliding_window=70)
+    assert (_padded_between(short, items) - ev.reference_candidate_logits(short, items)).abs().max() > 0.05
+    _assert_same(_padded_between(long_, items), ev.reference_candidate_logits(long_, items))
+    _assert_same(ev.prefix_candidate_logits(short, items, progress=False), ev.reference_candidate_logits(short, items))
+
+
+@pytest.mark.slow
+def test_gemma3_270m_mmlu_prompts_longer_than_the_window(data_dir):
+    from layerprune import zoo
+    d = zoo.fetch("gemma3-270m")
+    tok, model = load_tokenizer(d), load_model(d)
+    assert ev.sliding_window(model) == 512
+    pick = {"college_biology": (0, 12, 14), "astronomy": (3, 8, 9)}  # prefix 385 and 520 tokens (above the window)
+    test = ev.group_by_subject(load_mmlu("test", data_dir / "mmlu", subjects=tuple(pick)))
+    items = ev.mmlu_items(tok, [test[s][i] for s, ix in pick.items() for i in ix], load_mmlu("dev", data_dir / "mmlu", subjects=tuple(pick)))
+    assert [len(it.input_ids) for it in items] == [472, 517, 556, 617, 552, 694]  # mixed, across 512, in one batch each
+    fast, passes = _count_passes(model, lambda: ev.prefix_candidate_logits(model, items, progress=False))
+    ref = ev.reference_candidate_logits(model, items)
+    _assert_same(fast, ref, eps=1e-3)
+    assert passes == 2 + 2
+    # the padded layout is off by far more than the tolerance on these prompts: the check is not vacuous
+    assert (_padded_between(model, items[:3]) - ref[:3]).abs().max() > 0.02
+
 def test_peft_wrapped_model():
     from peft import LoraConfig, get_peft_model
     g = torch.Generator().manual_seed(0)
