@@ -416,7 +416,7 @@ def cfg_device(cfg: SweepConfig) -> torch.device:
     if cfg.device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(cfg.device)
 
-# %% ../nbs/06_sweep.ipynb #8e1534b7
+# %% ../nbs/06_sweep.ipynb #ed816169
 _RESULT_FIELDS = ("model", "mmlu_subjects", "mmlu_limit", "mmlu_k", "boolq_limit", "c4_blocks", "c4_len", "distance_docs",
                   "distance_len", "dtype", "seed")
 _HEAL_FIELDS = ("heal_profile", "heal_overrides")
