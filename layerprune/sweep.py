@@ -151,9 +151,10 @@ def variants_prefix_candidate_logits(model: nn.Module, # a causal LM of a suppor
                                      desc: str = "scoring",
                                     ) -> dict[Variant | None, torch.Tensor]:
     "`variants_candidate_logits`, computing each (group, shots) prefix once per variant and reusing its KV cache."
+    from transformers import DynamicCache
     ev._check_items(items)
-    if ev.sliding_window(model) is not None: return variants_candidate_logits(model, items, variants, batch_tokens, progress, desc)
-    device, cache_kw, starts = ev.model_device(model), ev._cache_kwarg(), [s for s, _ in variants]
+    device, cache_kw, window = ev.model_device(model), ev._cache_kwarg(), ev.sliding_window(model)
+    starts = [s for s, _ in variants]
     out = {v: torch.empty(len(items), len(items[0].candidates)) for v in [None, *variants]}
     groups = defaultdict(list)
     for i, it in enumerate(items): groups[(it.group, it.shots)].append(i)
@@ -165,26 +166,34 @@ def variants_prefix_candidate_logits(model: nn.Module, # a causal LM of a suppor
                 sub = variants_candidate_logits(model, [items[i] for i in idx], variants, batch_tokens, False)
                 for v in out: out[v][idx] = sub[v]
                 bar.update(len(idx)); continue
+            aligned = window is not None and max(map(len, seqs)) > window  # as in `eval.prefix_candidate_logits`
             prefix = torch.tensor([seqs[0][:p]], device=device)
-            kw = dict(input_ids=prefix, attention_mask=torch.ones_like(prefix), position_ids=torch.arange(p, device=device)[None],
-                      use_cache=True, logits_to_keep=1)
-            with capture_layer_inputs(model, starts) as got: full = _returned_cache(model(**kw))
+            def prefix_pass():  # a full-length cache where the window would otherwise drop the prefix's first tokens
+                return _returned_cache(model(input_ids=prefix, attention_mask=torch.ones_like(prefix), use_cache=True, logits_to_keep=1,
+                                             position_ids=torch.arange(p, device=device)[None], **({cache_kw: DynamicCache()} if aligned else {})))
+            with capture_layer_inputs(model, starts) as got: full = prefix_pass()
             caches = {None: full}
             for s, n in variants:
-                with suffix_view(model, s, n, got[s]): caches[s, n] = _variant_cache(full, _returned_cache(model(**kw)), s + n)
-            suffixes = [q[p:] for q in seqs]
-            for b in ev.length_batches([p + len(q) for q in suffixes], batch_tokens):
-                ids, mask = ev.left_pad([suffixes[j] for j in b], device)
-                kw = dict(input_ids=ids, attention_mask=torch.cat([torch.ones(len(b), p, dtype=mask.dtype, device=device), mask], 1),
-                          position_ids=ev.positions(mask, p), use_cache=True, logits_to_keep=1)
+                with suffix_view(model, s, n, got[s]): caches[s, n] = _variant_cache(full, prefix_pass(), s + n)
+            for b in ev.length_batches([len(q) for q in seqs], batch_tokens):
+                if aligned:  # whole prompts left-padded; their first p columns come from the shifted prefix caches
+                    ids, mask = ev.left_pad([seqs[j] for j in b], device)
+                    ids, pos, pads = ids[:, p:], ev.positions(mask)[:, p:], [mask.shape[1] - len(seqs[j]) for j in b]
+                    batch_cache = lambda c: ev.aligned_cache(c, pads, p)
+                else:  # suffixes left-padded after the shared prefix
+                    ids, mask = ev.left_pad([seqs[j][p:] for j in b], device)
+                    pos = ev.positions(mask, p)
+                    mask = torch.cat([torch.ones(len(b), p, dtype=mask.dtype, device=device), mask], 1)
+                    batch_cache = lambda c: ev.expand_cache(c, len(b))
+                kw = dict(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
                 rows = [idx[j] for j in b]
                 cand = torch.tensor([items[i].candidates for i in rows], device=device)
                 def keep(v, logits): out[v][rows] = logits[:, -1].gather(1, cand.to(logits.device)).float().cpu()
                 with capture_layer_inputs(model, starts) as got_b:
-                    keep(None, model(**kw, **{cache_kw: ev.expand_cache(caches[None], len(b))}).logits)
+                    keep(None, model(**kw, **{cache_kw: batch_cache(caches[None])}).logits)
                 for s, n in variants:
                     with suffix_view(model, s, n, got_b[s]):
-                        keep((s, n), model(**kw, **{cache_kw: ev.expand_cache(caches[s, n], len(b))}).logits)
+                        keep((s, n), model(**kw, **{cache_kw: batch_cache(caches[s, n])}).logits)
                 bar.update(len(b))
     return out
 
