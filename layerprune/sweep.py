@@ -458,10 +458,10 @@ def run_sweep(cfg: SweepConfig) -> pd.DataFrame:
     L = Distances.load(dist_path).num_layers if src is None else load_config(src).num_hidden_layers
     ns = layer_counts(cfg.ns, L, "ns")
     heal_ns = [n for n in layer_counts(cfg.heal_ns, L, "heal_ns")] if cfg.heal_ns else []
-    atomic_write_text(out / "config.json", json.dumps(asdict(cfg), indent=1, default=str))
     keys = [ResultsStore.key("none", 0, False)]
     keys += [ResultsStore.key(s, n, h) for s in cfg.strategies for n in ns for h in (False, True) if not h or n in heal_ns]
-    if all(store.done(k) for k in keys): return store.table()
+    if all(store.done(k) for k in keys): return store.table()  # a redraw: config.json stays that of the computing run
+    atomic_write_text(out / "config.json", json.dumps(asdict(cfg), indent=1, default=str))
 
     src = src or resolve_model(cfg.model)
     device = cfg_device(cfg)
