@@ -6,7 +6,7 @@
 set -e
 secs=$1; shift
 end=$((SECONDS + secs))
-while [ $SECONDS -lt $end ] && pgrep -f "run_family|heal_smollm2_gpu|layerprune.cli|papermill" > /dev/null; do sleep 5; done
+while [ $SECONDS -lt $end ] && pgrep -f "run_family|heal_smollm2_gpu|layerprune.cli|papermill|bench/eval.py|lmeval_runner" > /dev/null; do sleep 5; done
 for d in "$@"; do [ -d "$d" ] && echo "$d: $(ls $d/points 2>/dev/null | wc -l) points"; done
 tar czf $OUT/runs.tgz --exclude='*/adapter' --exclude='*/checkpoint-*' --exclude='*/merged' "$@" 2>/dev/null || true
 ls -la $OUT/runs.tgz
