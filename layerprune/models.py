@@ -129,7 +129,7 @@ def tiny_checkpoint(out_dir: str | Path, # where to save model + tokenizer
     tok = AutoTokenizer.from_pretrained(str(tokenizer_src))
     ids = dict(pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
                bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
-    model = tiny_model(model_type, n_layers, seed, vocab_size=len(tok), max_position_embeddings=1024, **{**ids, **overrides})
+    model = tiny_model(model_type, n_layers, seed, vocab_size=len(tok), **{"max_position_embeddings": 1024, **ids, **overrides})
     model.save_pretrained(out_dir); tok.save_pretrained(out_dir)
     return Path(out_dir)
 
