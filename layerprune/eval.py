@@ -6,7 +6,7 @@
 from __future__ import annotations
 import copy, inspect, math, random, time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -19,9 +19,9 @@ __all__ = ['LETTERS', 'MMLU_PROMPT_VERSION', 'BOOLQ_PROMPT_VERSION', 'mmlu_heade
            'special_prefix', 'encode', 'answer_token_ids', 'ScoringItem', 'group_by_subject', 'mmlu_items',
            'boolq_items', 'truncated_items', 'model_device', 'length_batches', 'left_pad', 'positions',
            'candidate_logits', 'reference_candidate_logits', 'common_prefix_len', 'sliding_window', 'expand_cache',
-           'aligned_cache', 'prefix_candidate_logits', 'subject_table', 'micro_macro', 'model_max_length', 'select',
-           'select_mmlu', 'MMLUResult', 'mmlu_result', 'mmlu_eval', 'BoolQResult', 'boolq_result', 'boolq_eval',
-           'C4Result', 'c4_loss']
+           'aligned_cache', 'prefix_groups', 'returned_cache', 'prefix_inputs', 'prefix_batch',
+           'prefix_candidate_logits', 'subject_table', 'micro_macro', 'model_max_length', 'select', 'select_mmlu',
+           'MMLUResult', 'mmlu_result', 'mmlu_eval', 'BoolQResult', 'boolq_result', 'boolq_eval', 'C4Result', 'c4_loss']
 
 # %% ../nbs/04_eval.ipynb #ceeb8f9c
 LETTERS = ("A", "B", "C", "D")
@@ -287,6 +287,48 @@ def aligned_cache(cache, # a transformers Cache of one row whose layers keep eve
         out.layers.append(layer)
     return out
 
+def prefix_groups(items: Sequence[ScoringItem], # scoring items; the prefix is shared within (group, shots)
+                 ) -> Iterator[tuple[list[int], list[list[int]], int]]:
+    "(item indices, their token lists, shared prefix length p) for each (group, shots); p < 1 where nothing is shared."
+    groups = defaultdict(list)
+    for i, it in enumerate(items): groups[(it.group, it.shots)].append(i)
+    for idx in groups.values():
+        seqs = [items[i].input_ids for i in idx]
+        yield idx, seqs, min(common_prefix_len(seqs), min(map(len, seqs)) - 1)
+
+def returned_cache(output):
+    "The KV cache a forward pass returned (`cache` in recent transformers 5 releases, `past_key_values` before)."
+    return output.cache if getattr(output, "cache", None) is not None else output.past_key_values
+
+def prefix_inputs(prefix: Sequence[int], # the shared prefix's token ids
+                  device, # the model's input device
+                  aligned: bool, # True: keep every token in the cache (no sliding-window truncation)
+                 ) -> dict:
+    "Keyword arguments of the forward pass that fills a group's one-row prefix cache."
+    ids = torch.tensor([list(prefix)], device=device)
+    kw = dict(input_ids=ids, attention_mask=torch.ones_like(ids), position_ids=torch.arange(len(prefix), device=device)[None],
+              use_cache=True, logits_to_keep=1)
+    if aligned:
+        from transformers import DynamicCache
+        kw[_cache_kwarg()] = DynamicCache()
+    return kw
+
+def prefix_batch(seqs: Sequence[Sequence[int]], # the group's token lists
+                 b: Sequence[int], # the rows of this batch (indices into `seqs`)
+                 p: int, # shared prefix length
+                 aligned: bool, # whole prompts left-padded (sliding windows), else suffixes after the prefix
+                 device, # the model's input device
+                ) -> tuple[dict, Callable]:
+    "Forward-pass inputs of rows `b` against a cached prefix of `p` tokens, and the function that fits the one-row prefix cache to them."
+    if aligned:  # whole prompts left-padded; their first p columns come from the shifted prefix cache
+        ids, mask = left_pad([seqs[j] for j in b], device)
+        pads = [mask.shape[1] - len(seqs[j]) for j in b]
+        return dict(input_ids=ids[:, p:], attention_mask=mask, position_ids=positions(mask)[:, p:]), lambda c: aligned_cache(c, pads, p)
+    ids, mask = left_pad([seqs[j][p:] for j in b], device)  # suffixes left-padded after the shared prefix
+    full = torch.cat([torch.ones(len(b), p, dtype=mask.dtype, device=device), mask], 1)
+    return dict(input_ids=ids, attention_mask=full, position_ids=positions(mask, p)), lambda c: expand_cache(c, len(b))
+
+
 # %% ../nbs/04_eval.ipynb #a6329b09
 @torch.inference_mode()
 def prefix_candidate_logits(model, # any HF-style causal LM that returns its KV cache
@@ -297,40 +339,24 @@ def prefix_candidate_logits(model, # any HF-style causal LM that returns its KV 
                             desc: str = "scoring", # its label
                            ) -> torch.Tensor:
     "Same result as `candidate_logits`, computing each group's common token prefix once."
-    from transformers import DynamicCache
     _check_items(items)
     device, cache_kw, window = model_device(model), _cache_kwarg(), sliding_window(model)
     out = torch.empty(len(items), len(items[0].candidates))
-    groups = defaultdict(list)
-    for i, it in enumerate(items): groups[(it.group, it.shots)].append(i)
     with tqdm(total=len(items), desc=desc, disable=not progress) as bar:
-        for idx in groups.values():
-            seqs = [items[i].input_ids for i in idx]
-            p = min(common_prefix_len(seqs), min(map(len, seqs)) - 1)
+        for idx, seqs, p in prefix_groups(items):
             if p < 1:
                 out[idx] = candidate_logits(model, [items[i] for i in idx], batch_tokens, max_batch_size, progress=False)
                 bar.update(len(idx)); continue
             aligned = window is not None and max(map(len, seqs)) > window  # padding must go in front (see above)
-            prefix = torch.tensor([seqs[0][:p]], device=device)
-            res = model(input_ids=prefix, attention_mask=torch.ones_like(prefix), position_ids=torch.arange(p, device=device)[None],
-                        use_cache=True, logits_to_keep=1, **({cache_kw: DynamicCache()} if aligned else {}))
-            cache = res.cache if getattr(res, "cache", None) is not None else res.past_key_values
+            cache = returned_cache(model(**prefix_inputs(seqs[0][:p], device, aligned)))
             for b in length_batches([len(s) for s in seqs], batch_tokens, max_batch_size):
-                if aligned:  # whole prompts left-padded; their first p columns come from the shifted prefix cache
-                    ids, mask = left_pad([seqs[j] for j in b], device)
-                    ids, pos = ids[:, p:], positions(mask)[:, p:]
-                    batch_cache = aligned_cache(cache, [mask.shape[1] - len(seqs[j]) for j in b], p)
-                else:  # suffixes left-padded after the shared prefix
-                    ids, mask = left_pad([seqs[j][p:] for j in b], device)
-                    pos = positions(mask, p)
-                    mask = torch.cat([torch.ones(len(b), p, dtype=mask.dtype, device=device), mask], 1)
-                    batch_cache = expand_cache(cache, len(b))
-                logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
-                               logits_to_keep=1, **{cache_kw: batch_cache}).logits[:, -1]
+                kw, fit = prefix_batch(seqs, b, p, aligned, device)
+                logits = model(**kw, use_cache=True, logits_to_keep=1, **{cache_kw: fit(cache)}).logits[:, -1]
                 rows = [idx[j] for j in b]
                 out[rows] = logits.gather(1, torch.tensor([items[i].candidates for i in rows], device=logits.device)).float().cpu()
                 bar.update(len(b))
     return out
+
 
 # %% ../nbs/04_eval.ipynb #bb5934f2
 def subject_table(predictions: Sequence[int], labels: Sequence[int], groups: Sequence[str],

@@ -5,7 +5,6 @@
 # %% ../nbs/06_sweep.ipynb #2eab743a
 from __future__ import annotations
 import contextlib, copy, json, math, os, platform, shutil, tempfile, time
-from collections import defaultdict
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -139,9 +138,6 @@ def _variant_cache(full, # the full model's prefix cache
     out.layers = [full.layers[i] if i < resume else variant.layers[i] for i in range(len(full.layers))]
     return out
 
-def _returned_cache(res):
-    return res.cache if getattr(res, "cache", None) is not None else res.past_key_values
-
 @torch.inference_mode()
 def variants_prefix_candidate_logits(model: nn.Module, # a causal LM of a supported architecture
                                      items: Sequence[ev.ScoringItem], # prompts sharing a prefix within (group, shots), e.g. `eval.mmlu_items`
@@ -151,49 +147,33 @@ def variants_prefix_candidate_logits(model: nn.Module, # a causal LM of a suppor
                                      desc: str = "scoring",
                                     ) -> dict[Variant | None, torch.Tensor]:
     "`variants_candidate_logits`, computing each (group, shots) prefix once per variant and reusing its KV cache."
-    from transformers import DynamicCache
     ev._check_items(items)
     device, cache_kw, window = ev.model_device(model), ev._cache_kwarg(), ev.sliding_window(model)
     starts = [s for s, _ in variants]
     out = {v: torch.empty(len(items), len(items[0].candidates)) for v in [None, *variants]}
-    groups = defaultdict(list)
-    for i, it in enumerate(items): groups[(it.group, it.shots)].append(i)
     with tqdm(total=len(items), desc=f"{desc} ({len(variants)} variants, kv-prefix)", disable=not progress) as bar:
-        for idx in groups.values():
-            seqs = [items[i].input_ids for i in idx]
-            p = min(ev.common_prefix_len(seqs), min(map(len, seqs)) - 1)
+        for idx, seqs, p in ev.prefix_groups(items):
             if p < 1:  # nothing shared: whole prompts
                 sub = variants_candidate_logits(model, [items[i] for i in idx], variants, batch_tokens, False)
                 for v in out: out[v][idx] = sub[v]
                 bar.update(len(idx)); continue
             aligned = window is not None and max(map(len, seqs)) > window  # as in `eval.prefix_candidate_logits`
-            prefix = torch.tensor([seqs[0][:p]], device=device)
-            def prefix_pass():  # a full-length cache where the window would otherwise drop the prefix's first tokens
-                return _returned_cache(model(input_ids=prefix, attention_mask=torch.ones_like(prefix), use_cache=True, logits_to_keep=1,
-                                             position_ids=torch.arange(p, device=device)[None], **({cache_kw: DynamicCache()} if aligned else {})))
-            with capture_layer_inputs(model, starts) as got: full = prefix_pass()
+            prefix = ev.prefix_inputs(seqs[0][:p], device, aligned)
+            with capture_layer_inputs(model, starts) as got: full = ev.returned_cache(model(**prefix))
             caches = {None: full}
             for s, n in variants:
-                with suffix_view(model, s, n, got[s]): caches[s, n] = _variant_cache(full, prefix_pass(), s + n)
+                with suffix_view(model, s, n, got[s]):
+                    caches[s, n] = _variant_cache(full, ev.returned_cache(model(**ev.prefix_inputs(seqs[0][:p], device, aligned))), s + n)
             for b in ev.length_batches([len(q) for q in seqs], batch_tokens):
-                if aligned:  # whole prompts left-padded; their first p columns come from the shifted prefix caches
-                    ids, mask = ev.left_pad([seqs[j] for j in b], device)
-                    ids, pos, pads = ids[:, p:], ev.positions(mask)[:, p:], [mask.shape[1] - len(seqs[j]) for j in b]
-                    batch_cache = lambda c: ev.aligned_cache(c, pads, p)
-                else:  # suffixes left-padded after the shared prefix
-                    ids, mask = ev.left_pad([seqs[j][p:] for j in b], device)
-                    pos = ev.positions(mask, p)
-                    mask = torch.cat([torch.ones(len(b), p, dtype=mask.dtype, device=device), mask], 1)
-                    batch_cache = lambda c: ev.expand_cache(c, len(b))
-                kw = dict(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+                kw, fit = ev.prefix_batch(seqs, b, p, aligned, device)
                 rows = [idx[j] for j in b]
                 cand = torch.tensor([items[i].candidates for i in rows], device=device)
                 def keep(v, logits): out[v][rows] = logits[:, -1].gather(1, cand.to(logits.device)).float().cpu()
                 with capture_layer_inputs(model, starts) as got_b:
-                    keep(None, model(**kw, **{cache_kw: batch_cache(caches[None])}).logits)
+                    keep(None, model(**kw, use_cache=True, logits_to_keep=1, **{cache_kw: fit(caches[None])}).logits)
                 for s, n in variants:
                     with suffix_view(model, s, n, got_b[s]):
-                        keep((s, n), model(**kw, **{cache_kw: batch_cache(caches[s, n])}).logits)
+                        keep((s, n), model(**kw, use_cache=True, logits_to_keep=1, **{cache_kw: fit(caches[s, n])}).logits)
                 bar.update(len(b))
     return out
 
