@@ -1,6 +1,6 @@
 # Third GPU lease (2026-11-25, evening): P3 on the GPU (issue 4: SmolLM2-135M and Gemma-3-270M, the whole MMLU
-# test set, ours vs lm-eval), P4 after the memory fix and the 300-step SmolLM2 heal (issue 5), the forced
-# cuda:0+cpu split check (issue 8). One step per `device` call, calls back to back on one warm machine
+# test set, ours vs lm-eval) and P4 after the memory fix (issue 5). The 300-step SmolLM2 heal and the cuda:0+cpu
+# split check (issue 8) ran as the commands given in bench/RESULTS.md. One step per `device` call, calls back to back on one warm machine
 # (it goes back after 30 s idle); what each call carried is in bench/gpu/README.md.
 #   bash bench/gpu/lease3.sh STEP [ARG]
 set -e
@@ -20,12 +20,5 @@ case "$1" in
          python3 bench/eval.py --model $M/$2 --data $D --device cuda --dtype bfloat16 --subjects all --limit 0 \
              --boolq-limit -1 --batch-tokens 65536 --lmeval-python "$(command -v python3)" --lmeval-batch-size ${3:-64} \
              --skip-lmeval-default --skip-generic --out $OUT/p3_$2_full_mmlu.json 2>&1 | grep -v -i "warn\|it/s" | tail -6 ;;
-  bg)    # background (survives the call): the 300-step heal
-         setsid nohup bash -c "python3 bench/heal_smollm2_gpu.py --model smollm2-135m --data $C4 --steps 300 --seq-len 1024 \
-             --out /root/runs/heal_smollm2_300 > /root/runs/heal300.log 2>&1" \
-             < /dev/null > /dev/null 2>&1 & ;;
-  collect) while pgrep -f "heal_smollm2_gpu" > /dev/null; do sleep 5; done
-         cp -r /root/runs/heal_smollm2_300 /root/runs/heal300.log $OUT/ 2>/dev/null; rm -rf $OUT/heal_smollm2_300/adapter
-         tail -c 300 /root/runs/heal300.log ;;
   *) echo "unknown step $1"; exit 2 ;;
 esac
