@@ -24,7 +24,8 @@ from . import eval as ev
 __all__ = ['Variant', 'STRATEGIES', 'PROFILES', 'suffix_view', 'capture_layer_inputs', 'variant_outputs',
            'variants_candidate_logits', 'variants_c4_losses', 'variants_prefix_candidate_logits', 'atomic_write_text',
            'ResultsStore', 'SweepConfig', 'layer_counts', 'SweepData', 'load_sweep_data', 'run_distances',
-           'c4_batch_size', 'sweep_unhealed', 'heal_point', 'cfg_device', 'check_settings', 'run_sweep']
+           'c4_batch_size', 'sweep_unhealed', 'sweep_heal_config', 'heal_point', 'cfg_device', 'check_settings',
+           'run_sweep']
 
 # %% ../nbs/06_sweep.ipynb #f3d32bf6
 class _Skip(nn.Module):
@@ -387,12 +388,18 @@ def sweep_unhealed(model, items_mmlu, items_boolq, blocks, plan: dict[str, Varia
                                 c4[v], vocab, seconds=round(secs, 2), scorer="shared-prefix" if cfg.fast else "per-variant"))
 
 # %% ../nbs/06_sweep.ipynb #2ace7cb3
+def sweep_heal_config(cfg: SweepConfig) -> "HealConfig":
+    "The healing settings of a run: the defaults of the model's family (else of `cfg.family`; else smollm2-135m's) plus `heal_overrides`."
+    from layerprune.healing import heal_config, family_key, HealConfig
+    key = family_key(str(cfg.model)) or family_key(cfg.family)
+    if key is None: return HealConfig(**{**asdict(heal_config("smollm2-135m", cfg.heal_profile)), **(cfg.heal_overrides or {})})
+    return heal_config(key, cfg.heal_profile, **(cfg.heal_overrides or {}))
+
 def heal_point(model, tokenizer, start: int, n: int, data: SweepData, blocks: torch.Tensor, cfg: SweepConfig,
                work: Path, strategy: str = "") -> tuple:
-    "Prune (start, n), heal, and return (healed model, heal metadata, HealConfig); families without healing defaults use smollm2-135m's profile plus `heal_overrides`."
-    from layerprune.healing import heal, heal_config, HealConfig
-    try: hc = heal_config(cfg.family, cfg.heal_profile, **(cfg.heal_overrides or {}))
-    except ValueError: hc = HealConfig(**{**asdict(heal_config("smollm2-135m", cfg.heal_profile)), **(cfg.heal_overrides or {})})
+    "Prune (start, n), heal with `sweep_heal_config(cfg)`, and return (healed model, heal metadata, HealConfig)."
+    from layerprune.healing import heal
+    hc = sweep_heal_config(cfg)
     pruned = prune_block(model, start, n, strategy=strategy)
     res = heal(pruned.float(), data.c4["heal"], hc, tokenizer=tokenizer, eval_data=blocks, out_dir=work,
                train_source=dict(source=data.sources.get("c4", "c4"), split="validation", role="heal"),
