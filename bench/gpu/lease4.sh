@@ -29,7 +29,7 @@ figures() {  # the figure notebook through papermill, profile `full` (whole MMLU
 case "$1" in
   setup) bash bench/gpu/setup.sh; for d in .gpu/lmA .gpu/pm; do [ -d $d ] && install $d/*.whl; done
          nvidia-smi > $OUT/nvidia-smi.txt; snapshot ;;
-  chunk) mv .gpu/smol/smol.gguf.* .gpu/gem/gem.gguf.* .gpu/q15/q15.gguf.* /root/chunks/ 2>/dev/null || true
+  chunk) mv .gpu/smol/smol.gguf.* .gpu/gem/gem.gguf.* .gpu/q15/q15.gguf.* .gpu/q05/q05.gguf.* /root/chunks/ 2>/dev/null || true
          ls /root/chunks | tr '\n' ' '; echo; snapshot ;;
   model) # $2 = zoo key, $3 = chunk prefix: assemble, verify the sha256, convert
          cat /root/chunks/$3.gguf.* > /root/$3.gguf && rm /root/chunks/$3.gguf.*
