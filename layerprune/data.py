@@ -546,7 +546,7 @@ def token_blocks(texts: Iterable[str], # documents
                 ) -> torch.LongTensor:
     "`[n_blocks, block_len]` token ids cut from the EOS-joined documents, chosen deterministically by `seed`."
     if n_blocks < 1: raise ValueError(f"need n_blocks >= 1, got {n_blocks}.")
-    blocks, _ = packed_blocks(list(texts), tokenizer, block_len, add_bos=add_bos)
+    blocks, _ = packed_blocks(texts, tokenizer, block_len, add_bos=add_bos)
     if len(blocks) < n_blocks:
         raise ValueError(f"only {len(blocks)} blocks of {block_len} tokens are available, {n_blocks} were asked for: "
                          "give more text, or fewer / shorter blocks.")

@@ -252,18 +252,23 @@ def sliding_window(model) -> int | None:
     if types is not None and not any("sliding" in t for t in types): return None
     return int(window)
 
-def expand_cache(cache, # a transformers Cache holding one row
-                 n: int, # rows wanted
-                ):
-    "A shallow copy of `cache` whose key/value tensors are views expanded to `n` rows."
+def _map_cache(cache, # a transformers Cache
+               f, # tensor -> tensor, applied to every layer's keys and values
+              ):
+    "A shallow copy of `cache` with `f` applied to the key/value tensors of every filled layer."
     out = copy.copy(cache)
     out.layers = []
     for layer in cache.layers:
         layer = copy.copy(layer)
-        if getattr(layer, "keys", None) is not None and layer.keys.numel():
-            layer.keys, layer.values = layer.keys.expand(n, *layer.keys.shape[1:]), layer.values.expand(n, *layer.values.shape[1:])
+        if getattr(layer, "keys", None) is not None and layer.keys.numel(): layer.keys, layer.values = f(layer.keys), f(layer.values)
         out.layers.append(layer)
     return out
+
+def expand_cache(cache, # a transformers Cache holding one row
+                 n: int, # rows wanted
+                ):
+    "A shallow copy of `cache` whose key/value tensors are views expanded to `n` rows."
+    return _map_cache(cache, lambda x: x.expand(n, *x.shape[1:]))
 
 def _shift_rows(x: torch.Tensor, # [1, heads, tokens, head_dim] keys or values of one row
                 pads: Sequence[int], length: int) -> torch.Tensor:
@@ -278,14 +283,7 @@ def aligned_cache(cache, # a transformers Cache of one row whose layers keep eve
                   length: int, # columns per row: the prefix length
                  ):
     "A copy of `cache` with one row per `pads` entry: `pads[r]` empty columns, then the first `length - pads[r]` cached tokens."
-    out = copy.copy(cache)
-    out.layers = []
-    for layer in cache.layers:
-        layer = copy.copy(layer)
-        if getattr(layer, "keys", None) is not None and layer.keys.numel():
-            layer.keys, layer.values = _shift_rows(layer.keys, pads, length), _shift_rows(layer.values, pads, length)
-        out.layers.append(layer)
-    return out
+    return _map_cache(cache, lambda x: _shift_rows(x, pads, length))
 
 def prefix_groups(items: Sequence[ScoringItem], # scoring items; the prefix is shared within (group, shots)
                  ) -> Iterator[tuple[list[int], list[list[int]], int]]:
