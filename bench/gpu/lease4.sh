@@ -1,6 +1,6 @@
-# Fourth GPU lease (2026-11-25, night): P3 for the larger zoo model (issue 4: Gemma-3-270M, the whole MMLU test set,
+# Fourth and fifth GPU leases (2026-11-25, night): P3 for the larger zoo model (issue 4: Gemma-3-270M, the whole MMLU test set,
 # ours vs lm-eval) and the whole-test-set reproduction through the papermill figure notebook (issue 7):
-# qwen2.5-coder-1.5b, smollm2-135m, gemma3-270m. One step per `device` call, calls back to back on one warm machine
+# qwen2.5-coder-1.5b, smollm2-135m, gemma3-270m (fifth: perf, the P1-P4 report, and the remaining families). One step per `device` call, calls back to back on one warm machine
 # (it goes back 30 s after a call returns, background jobs or not); every call ends with a snapshot of the run
 # folders in $OUT/runs.tgz. What each call carried is in bench/gpu/README.md.
 #   bash bench/gpu/lease4.sh STEP [ARG...]
@@ -10,7 +10,7 @@ export PYTHONPATH=/root/lp-site:$PWD LAYERPRUNE_HOME=${LAYERPRUNE_HOME:-/root/lp
 T=/root/lp-site; D=${LP_DATA:-/root/lpdata}; M=/root/lphome/models; R=${LP_RUNS:-/root/runs}; P=${LP_PROFILE:-full}  # LP_*: a local dry run
  mkdir -p /root/chunks $R/p3
 install() { python3 bench/gpu/install_missing.py --target $T "$@"; }
-busy() { pgrep -f "layerprune.cli|bench/eval.py|lmeval_runner" > /dev/null; }
+busy() { pgrep -f "layerprune.cli|bench/eval.py|lmeval_runner|perf_report" > /dev/null; }
 snapshot() {  # progress of every run, and its finished files (no adapters, checkpoints or merged weights)
   for d in $R/*/; do [ -d "$d/points" ] && echo "$(basename $d): $(ls $d/points | wc -l) points"; done
   for f in $R/*.log $R/p3/*.log; do [ -f "$f" ] && { echo "== $f"; grep -v -i "warn\|it/s\|^\s*$" "$f" | tail -3; }; done
@@ -40,6 +40,10 @@ case "$1" in
              --boolq-limit -1 --batch-tokens 65536 --lmeval-python "$(command -v python3)" --lmeval-batch-size $3 \
              --skip-lmeval-default --skip-generic --out $R/p3/p3_$2_full_mmlu.json > $R/p3/p3_$2.log 2>&1 < /dev/null &
          sleep 20; snapshot ;;
+  perf)  # $2 = zoo key: P1-P4 and the roofline on one model, one step after the other, nothing else on the GPU
+         setsid nohup python3 bench/gpu/perf_report.py --model $M/$2 --data $D --out $R/perf --lmeval-python "$(command -v python3)" \
+             > $R/perf.log 2>&1 < /dev/null &
+         sleep 15; snapshot ;;
   fam)   # $2 = zoo key, $3 = heal_ns, $4 = heal micro batch; $5 (optional) = heal_ns of a first pass (e.g. [0.6] first)
          [ -d $R/$2-full ] || [ ! -d figures/$2-full ] || cp -r figures/$2-full $R/  # resume a committed run
          setsid nohup bash $0 famrun "${@:2}" > $R/$2-full.log 2>&1 < /dev/null &
