@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_healing.ipynb #83a7c84f
 from __future__ import annotations
-import contextlib, copy, csv, hashlib, json, os, platform, random, shutil, tempfile, time
+import contextlib, copy, csv, gc, hashlib, json, os, platform, random, shutil, tempfile, time, warnings
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -28,8 +28,8 @@ from .data import packed_blocks
 __all__ = ['PAPER_HEALING', 'ZOO_HEALING', 'HealConfig', 'family_key', 'heal_config', 'pack_documents', 'check_disjoint',
            'block_order', 'resolve_source', 'is_4bit', 'use_training_kernels', 'load_for_healing', 'add_lora',
            'lora_module_names', 'capture_residual', 'residual_at', 'residual_match_loss', 'mean_token_loss',
-           'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'HealResult', 'heal', 'load_adapter',
-           'merge_adapter']
+           'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'HealResult', 'smaller_micro_batch', 'heal',
+           'load_adapter', 'merge_adapter']
 
 # %% ../nbs/05_healing.ipynb #51f215a3
 _PAPER_COMMON = dict(steps=5000, global_batch=16, warmup_steps=100, seed=0, dropout=0.05, quantize="nf4",
@@ -449,11 +449,12 @@ def _accumulate_gradients(pm: PeftModel, blocks: torch.Tensor, config: HealConfi
                           accumulation: int | None = None, # micro batches per step in this process; None = config.accumulation
                           forward: nn.Module | None = None, # the module to call (the DDP wrapper of `pm`); None = pm
                           no_sync: Callable | None = None, # DDP: context factory that defers the gradient all-reduce
+                          micro_batch: int | None = None, # sequences per forward pass; None = config.micro_batch
                          ) -> tuple[float, float | None]:
     "Forward/backward one global batch (this process's slice of it) in micro batches; the mean LM loss and mean aux loss (None when off)."
     acc, forward = accumulation or config.accumulation, forward or pm
     loss_sum = aux_sum = 0.0
-    micro = blocks.split(config.micro_batch)
+    micro = blocks.split(micro_batch or config.micro_batch)
     for i, ids in enumerate(micro):
         ids = ids.to(device)
         # data parallel: all-reduce the gradients once, in the backward pass of the last micro batch
@@ -470,6 +471,31 @@ def _accumulate_gradients(pm: PeftModel, blocks: torch.Tensor, config: HealConfi
         loss_sum += loss.item()
         if l_star is not None: aux_sum += aux.item()
     return loss_sum / acc, None if l_star is None else aux_sum / acc
+
+def smaller_micro_batch(micro: int, # the micro batch that did not fit
+                        total: int, # sequences the micro batches must split evenly (this process's global batch)
+                       ) -> int:
+    "The largest micro batch below `micro` that splits `total` evenly (1 at worst)."
+    return max(d for d in range(1, micro) if total % d == 0)
+
+def _with_oom_backoff(run: Callable[[int], object], # run(micro_batch) -> result
+                      micro: int, # the micro batch to try first
+                      total: int, # sequences the micro batches must split evenly
+                      enabled: bool, # False: let the first out-of-memory error through
+                      on_retry: Callable[[int, int], None], # called with (old, new) micro batch before each retry
+                     ) -> tuple[object, int]:
+    "(`run(micro)`, micro): on CUDA out-of-memory, retried with the next smaller micro batch that splits `total`."
+    while True:
+        try: return run(micro), micro
+        except torch.OutOfMemoryError:
+            if not enabled or micro == 1: raise
+        # outside the except block: the error's traceback, and the tensors its frames held, are gone
+        new = smaller_micro_batch(micro, total)
+        warnings.warn(f"CUDA out of memory at micro_batch {micro}: retrying with {new} (the global batch is unchanged).")
+        on_retry(micro, new)
+        gc.collect()
+        if torch.cuda.is_available(): torch.cuda.empty_cache()
+        micro = new
 
 def _data_parallel(accelerator, config: HealConfig, device) -> tuple[int, int, torch.device | None]:
     "(processes, rank, device) of a data-parallel run through `accelerator`; (1, 0, device) without one."
@@ -537,6 +563,7 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
          device=None, # None = cuda if available
          progress: bool = True, # show a progress bar
          accelerator=None, # an `accelerate.Accelerator`: data parallel over its processes (DDP); None = this process alone
+         oom_backoff: bool = True, # on CUDA out-of-memory, redo the pass with a smaller micro batch (one process only)
          **load_kwargs, # for loading the model, e.g. attn_implementation="sdpa"
         ) -> HealResult:
     "Heal a pruned model with (Q)LoRA on the MLP modules (paper App. A.1); resumable, with provenance."
@@ -577,6 +604,12 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
 
         step, pos, log, prior = 0, 0, [], dict(train_seconds=0.0, wall_seconds=0.0, peak_memory_bytes=0)
         val_before, resumed_from = None, None
+        micro, backoffs, backoff = config.micro_batch, [], oom_backoff and n_proc == 1
+        def retried(where: str) -> Callable[[int, int], None]:
+            def note(old: int, new: int):
+                opt.zero_grad(set_to_none=True)  # drop the gradients of the unfinished step
+                backoffs.append(dict(where=where, micro_batch=old, retried_with=new))
+            return note
         ckpt = latest_checkpoint(out_dir) if out_dir is not None else None
         if ckpt is not None and not resume:
             if is_main:
@@ -594,7 +627,8 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
             rngs = st.get("rng_by_rank") or [st["rng"]]
             _set_rng_state(rngs[rank] if rank < len(rngs) else st["rng"]); resumed_from = step
         elif eval_blocks is not None:
-            val_before = mean_token_loss(pm, eval_blocks, config.micro_batch, cdtype)
+            val_before, micro = _with_oom_backoff(lambda m: mean_token_loss(pm, eval_blocks, m, cdtype), micro, local,
+                                                  backoff, retried("validation before"))
 
         log_path = out_dir / "log.csv" if out_dir is not None and is_main else None
         if log_path is not None:
@@ -621,8 +655,10 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
             order = block_order(len(train_blocks), config.seed, pos, config.global_batch)
             lr = sched.get_last_lr()[0]
             mine = order[rank * local:(rank + 1) * local]  # this process's slice of the global batch
-            loss, aux = _accumulate_gradients(pm, train_blocks[mine], config, device, cdtype, teacher, l_star, n_cut,
-                                              local // config.micro_batch, forward, no_sync)
+            (loss, aux), micro = _with_oom_backoff(
+                lambda m: _accumulate_gradients(pm, train_blocks[mine], config, device, cdtype, teacher, l_star, n_cut,
+                                                local // m, forward, no_sync, micro_batch=m),
+                micro, local, backoff, retried(f"step {step + 1}"))
             if n_proc > 1: loss, aux = _mean_over_processes(accelerator, loss, aux)
             grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or float("inf")).item()
             opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
@@ -646,7 +682,10 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
         pm.eval()
 
         completed = step >= config.steps
-        val_after = mean_token_loss(pm, eval_blocks, config.micro_batch, cdtype) if (completed and eval_blocks is not None) else None
+        val_after = None
+        if completed and eval_blocks is not None:
+            val_after, micro = _with_oom_backoff(lambda m: mean_token_loss(pm, eval_blocks, m, cdtype), micro, local,
+                                                 backoff, retried("validation after"))
         adapter_dir = merged_dir = None
         if completed and out_dir is not None and is_main:
             adapter_dir = out_dir / "adapter"
@@ -675,7 +714,7 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
             train_seconds=train_seconds, tokens_per_s=(pos * config.seq_len) / train_seconds if train_seconds else None,
             wall_seconds=prior["wall_seconds"] + time.perf_counter() - t_wall,
             **{**_peak_memory(device), "peak_memory_bytes": max(prior["peak_memory_bytes"], _peak_memory(device)["peak_memory_bytes"])},
-            device=str(device), processes=n_proc, compute_dtype=str(cdtype).replace("torch.", ""),
+            micro_batch_used=micro, oom_backoffs=backoffs, device=str(device), processes=n_proc, compute_dtype=str(cdtype).replace("torch.", ""),
             finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), versions=_versions(),
             adapter_dir=str(adapter_dir) if adapter_dir else None, merged_dir=str(merged_dir) if merged_dir else None,
             log_csv=str(log_path) if log_path else None)
