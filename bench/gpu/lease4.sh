@@ -1,6 +1,7 @@
-# Fourth and fifth GPU leases (2026-11-25, night): P3 for the larger zoo model (issue 4: Gemma-3-270M, the whole MMLU test set,
-# ours vs lm-eval) and the whole-test-set reproduction through the papermill figure notebook (issue 7):
-# qwen2.5-coder-1.5b, smollm2-135m, gemma3-270m (fifth: perf, the P1-P4 report, and the remaining families). One step per `device` call, calls back to back on one warm machine
+# Fourth and fifth GPU leases (2026-11-25, night): P3 for the larger zoo model (issue 4: Gemma-3-270M, the whole MMLU
+# test set, ours vs lm-eval) and the whole-test-set reproduction through the papermill figure notebook (issue 7):
+# qwen2.5-coder-1.5b, smollm2-135m, gemma3-270m; in the fifth, `perf` (the P1-P4 report) and the remaining families.
+# One step per `device` call, calls back to back on one warm machine
 # (it goes back 30 s after a call returns, background jobs or not); every call ends with a snapshot of the run
 # folders in $OUT/runs.tgz. What each call carried is in bench/gpu/README.md.
 #   bash bench/gpu/lease4.sh STEP [ARG...]
