@@ -159,12 +159,12 @@ def variants_prefix_candidate_logits(model: nn.Module, # a causal LM of a suppor
                 for v in out: out[v][idx] = sub[v]
                 bar.update(len(idx)); continue
             aligned = window is not None and max(map(len, seqs)) > window  # as in `eval.prefix_candidate_logits`
-            prefix = ev.prefix_inputs(seqs[0][:p], device, aligned)
-            with capture_layer_inputs(model, starts) as got: full = ev.returned_cache(model(**prefix))
+            prefix = lambda: ev.prefix_inputs(seqs[0][:p], device, aligned)  # fresh inputs (and cache) for every pass
+            with capture_layer_inputs(model, starts) as got: full = ev.returned_cache(model(**prefix()))
             caches = {None: full}
             for s, n in variants:
                 with suffix_view(model, s, n, got[s]):
-                    caches[s, n] = _variant_cache(full, ev.returned_cache(model(**ev.prefix_inputs(seqs[0][:p], device, aligned))), s + n)
+                    caches[s, n] = _variant_cache(full, ev.returned_cache(model(**prefix())), s + n)
             for b in ev.length_batches([len(q) for q in seqs], batch_tokens):
                 kw, fit = ev.prefix_batch(seqs, b, p, aligned, device)
                 rows = [idx[j] for j in b]

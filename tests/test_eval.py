@@ -175,8 +175,7 @@ def _padded_between(model, items):
     p = min(ev.common_prefix_len(seqs), min(map(len, seqs)) - 1)
     kw = ev._cache_kwarg()
     prefix = torch.tensor([seqs[0][:p]])
-    res = model(input_ids=prefix, use_cache=True, **{kw: DynamicCache()})
-    cache = res.cache if getattr(res, "cache", None) is not None else res.past_key_values
+    cache = ev.returned_cache(model(input_ids=prefix, use_cache=True, **{kw: DynamicCache()}))
     ids, mask = ev.left_pad([s[p:] for s in seqs])
     logits = model(input_ids=ids, attention_mask=torch.cat([torch.ones(len(seqs), p, dtype=mask.dtype), mask], 1),
                    position_ids=ev.positions(mask, p), use_cache=True, logits_to_keep=1,

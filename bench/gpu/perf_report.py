@@ -78,7 +78,7 @@ def steps(a) -> list[tuple[str, list[str], str]]:
     return [("P1", p1, "p1.json"), ("P2", p2, "p2.json"), ("P3", p3, "p3.json"), ("P4", p4, "p4.json")]
 
 
-def rows(res: dict, cmds: dict, peaks: dict, n_params: int) -> list[dict]:
+def rows(res: dict, cmds: dict, peaks: dict, n_params: int, L: int) -> list[dict]:
     "One row per comparison: what was measured, the ratio, the command; plus tokens/s against the matmul peak."
     out = []
     def add(step, what, ratio, **extra): out.append(dict(step=step, what=what, ratio=ratio, command=cmds[step], **extra))
@@ -103,8 +103,7 @@ def rows(res: dict, cmds: dict, peaks: dict, n_params: int) -> list[dict]:
         if t: add("P4", f"ours / HF Trainer, steady tokens/s (LoRA, base {p4['config']['quantize']})", p4["ours_over_trainer"]["tokens_per_s_steady"],
                   peak_memory_ratio=p4["ours_over_trainer"]["peak_memory"])
         # a LoRA step on a frozen base: forward (2 FLOP per parameter per token) + backward through the activations (2 more)
-        L0 = res["_layers"]
-        n_pruned = n_params * (L0 - p4["prune_deepest"]) / L0
+        n_pruned = n_params * (L - p4["prune_deepest"]) / L
         add("P4", "healing FLOP/s (4 per pruned-model parameter per token) / measured matmul peak",
             o["tokens_per_s_steady"] * 4 * n_pruned / peaks["matmul_flops"], tokens_per_s=o["tokens_per_s_steady"])
     return out
@@ -125,7 +124,7 @@ def main():
     env = {**os.environ, "LAYERPRUNE_DATA": a.data, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)]))}
     peaks = measure_peaks(a.device, *((1024, 0.05) if a.quick else (8192, 2.0)))
     n_params, hidden, L = non_embedding_params(a.model)
-    res, cmds, status = {"_layers": L}, {}, {}
+    res, cmds, status = {}, {}, {}
     for name, cmd, js in steps(a):
         if name not in a.only.split(","): continue
         cmds[name] = shlex.join(["python3", *cmd[1:]])
@@ -136,7 +135,7 @@ def main():
         if rc == 0 and (out / js).exists(): res[name] = json.loads((out / js).read_text())
     device_name = torch.cuda.get_device_name() if a.device.startswith("cuda") else platform.processor() or platform.machine()
     report = dict(device=device_name, torch=torch.__version__, model=a.model, layers=L, hidden=hidden,
-                  non_embedding_params=n_params, peaks=peaks, steps=status, rows=rows(res, cmds, peaks, n_params))
+                  non_embedding_params=n_params, peaks=peaks, steps=status, rows=rows(res, cmds, peaks, n_params, L))
     (out / "report.json").write_text(json.dumps(report, indent=1))
     for r in report["rows"]: print(f"{r['step']} | {r['what']} | {r['ratio']:.3g}")
 
