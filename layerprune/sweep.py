@@ -390,9 +390,8 @@ def sweep_unhealed(model, items_mmlu, items_boolq, blocks, plan: dict[str, Varia
 # %% ../nbs/06_sweep.ipynb #2ace7cb3
 def sweep_heal_config(cfg: SweepConfig) -> "HealConfig":
     "The healing settings of a run: the defaults of the model's family (else of `cfg.family`; else smollm2-135m's) plus `heal_overrides`."
-    from layerprune.healing import heal_config, family_key, HealConfig
-    key = family_key(str(cfg.model)) or family_key(cfg.family)
-    if key is None: return HealConfig(**{**asdict(heal_config("smollm2-135m", cfg.heal_profile)), **(cfg.heal_overrides or {})})
+    from layerprune.healing import heal_config, family_key
+    key = family_key(str(cfg.model)) or family_key(cfg.family) or "smollm2-135m"
     return heal_config(key, cfg.heal_profile, **(cfg.heal_overrides or {}))
 
 def heal_point(model, tokenizer, start: int, n: int, data: SweepData, blocks: torch.Tensor, cfg: SweepConfig,
