@@ -13,9 +13,10 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PretrainedConfig
 
 # %% auto #0
-__all__ = ['ARCHITECTURES', 'ArchSpec', 'UnsupportedArchitectureError', 'arch_spec', 'get_submodule', 'get_layers', 'set_layers',
-           'get_final_norm', 'num_layers', 'mlp_module_names', 'tiny_config', 'tiny_model', 'tiny_checkpoint',
-           'nf4_config', 'load_config', 'load_model', 'load_tokenizer']
+__all__ = ['ARCHITECTURES', 'PAPER_CONFIGS', 'ArchSpec', 'UnsupportedArchitectureError', 'arch_spec', 'get_submodule',
+           'get_layers', 'set_layers', 'get_final_norm', 'num_layers', 'mlp_module_names', 'tiny_config', 'tiny_model',
+           'tiny_checkpoint', 'nf4_config', 'load_config', 'load_model', 'load_tokenizer', 'paper_config',
+           'random_model']
 
 # %% ../nbs/00_models.ipynb #d77daf78
 @dataclass(frozen=True)
@@ -185,3 +186,91 @@ def load_tokenizer(src: str | Path, # hub id, local directory or `.gguf` path
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     tok.padding_side = padding_side
     return tok
+
+# %% ../nbs/00_models.ipynb #1da31560
+_LLAMA2 = dict(model_type="llama", rms_norm_eps=1e-5, rope_theta=1e4, max_position_embeddings=4096,
+               hidden_act="silu", tie_word_embeddings=False, initializer_range=0.02)
+
+PAPER_CONFIGS: dict[str, dict] = {  # public configs of the paper's Llama-2 models (config.json on the hub)
+    "llama-2-7b":  dict(_LLAMA2, num_hidden_layers=32, hidden_size=4096, num_attention_heads=32,
+                        num_key_value_heads=32, intermediate_size=11008),
+    "llama-2-13b": dict(_LLAMA2, num_hidden_layers=40, hidden_size=5120, num_attention_heads=40,
+                        num_key_value_heads=40, intermediate_size=13824),
+    "llama-2-70b": dict(_LLAMA2, num_hidden_layers=80, hidden_size=8192, num_attention_heads=64,
+                        num_key_value_heads=8, intermediate_size=28672),
+}
+
+def paper_config(name: str, # a key of `PAPER_CONFIGS`
+                 vocab_size: int = 32000, # the tokenizer's vocabulary (Llama-2: 32,000)
+                 **overrides, # config fields to replace, e.g. num_hidden_layers, token ids
+                ) -> PretrainedConfig:
+    "The config of one of the paper's model shapes, with the caller's vocabulary."
+    if name not in PAPER_CONFIGS: raise ValueError(f"Unknown paper model {name!r}: choose one of {', '.join(PAPER_CONFIGS)}.")
+    kw = {**PAPER_CONFIGS[name], "vocab_size": vocab_size, **overrides}
+    return AutoConfig.for_model(kw.pop("model_type"), **kw)
+
+# %% ../nbs/00_models.ipynb #bed8c162
+def _name_seed(seed: int, name: str) -> int:
+    import hashlib
+    return int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:8], "little") & (2**63 - 1)
+
+def _map_device(name: str, device_map: dict) -> torch.device:
+    "The device of module/parameter `name` under an accelerate-style map (longest matching prefix)."
+    best = max((k for k in device_map if k == "" or name == k or name.startswith(k + ".")), key=len, default=None)
+    if best is None: raise ValueError(f"device_map places no prefix of {name!r}: add it (or a parent) to the map.")
+    d = device_map[best]
+    return torch.device(f"cuda:{d}" if isinstance(d, int) else d)
+
+def _seeded_tensor(name: str, shape, dtype, device, seed: int, std: float) -> torch.Tensor:
+    g = torch.Generator(device=device).manual_seed(_name_seed(seed, name))
+    if name.endswith("norm.weight") or name.endswith("layernorm.weight"): return torch.ones(shape, dtype=dtype, device=device)
+    if name.endswith(".bias"): return torch.zeros(shape, dtype=dtype, device=device)
+    return torch.empty(shape, dtype=dtype, device=device).normal_(0.0, std, generator=g)
+
+# %% ../nbs/00_models.ipynb #d919532e
+def _to_nf4(linear: nn.Linear, weight: torch.Tensor, compute_dtype: torch.dtype) -> nn.Module:
+    "A bitsandbytes NF4 `Linear4bit` holding `weight`, quantised on weight's device."
+    import bitsandbytes as bnb
+    q = bnb.nn.Linear4bit(linear.in_features, linear.out_features, bias=linear.bias is not None, compute_dtype=compute_dtype,
+                          compress_statistics=True, quant_type="nf4", quant_storage=compute_dtype, device="meta")
+    q.weight = bnb.nn.Params4bit(weight, requires_grad=False, compress_statistics=True, quant_type="nf4",
+                                 quant_storage=compute_dtype).to(weight.device)
+    return q
+
+def random_model(config: PretrainedConfig, # e.g. `paper_config("llama-2-70b", vocab_size=len(tok))`
+                 device_map: str | dict = "cpu", # a device, or {module prefix: device} (e.g. a layer split)
+                 dtype: torch.dtype = torch.bfloat16, # weights dtype (the compute dtype of NF4 layers)
+                 seed: int = 0, # with each parameter's name, seeds its values
+                 load_in_4bit: bool = False, # quantise the decoder layers' linears to NF4, one at a time
+                ) -> PreTrainedModel:
+    "A random-weight causal LM of `config`, materialised straight on its devices, in eval mode."
+    from accelerate import init_empty_weights
+    arch_spec(config)
+    dm = device_map if isinstance(device_map, dict) else {"": device_map}
+    with init_empty_weights(include_buffers=False): model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    std = getattr(config, "initializer_range", 0.02)
+    layers = arch_spec(config).layers + "."
+    for mname, module in list(model.named_modules()):
+        params, buffers = list(module.named_parameters(recurse=False)), list(module.named_buffers(recurse=False))
+        if not params and not buffers: continue
+        dev = _map_device(mname, dm)
+        for pname, p in params:
+            full = f"{mname}.{pname}" if mname else pname
+            t = _seeded_tensor(full, p.shape, dtype, dev, seed, std)
+            if load_in_4bit and isinstance(module, nn.Linear) and pname == "weight" and mname.startswith(layers):
+                parent, _, child = mname.rpartition(".")
+                q = _to_nf4(module, t, dtype)
+                if module.bias is not None: q.bias = nn.Parameter(_seeded_tensor(mname + ".bias", module.bias.shape, dtype, dev, seed, std), False)
+                setattr(model.get_submodule(parent), child, q)
+                break
+            setattr(module, pname, nn.Parameter(t, requires_grad=False))
+        for bname, b in buffers:
+            module.register_buffer(bname, b.to(dev), persistent=bname not in module._non_persistent_buffers_set)
+    if getattr(config, "tie_word_embeddings", False): model.tie_weights()
+    if load_in_4bit: model.is_loaded_in_4bit = True
+    devices = {str(_map_device(k, dm)) for k in dm}
+    if len(devices) > 1:
+        from accelerate import dispatch_model
+        dispatch_model(model, {k: (v if isinstance(v, (int, str)) else str(v)) for k, v in dm.items()})
+    model.hf_device_map = dict(dm)
+    return model.eval()
