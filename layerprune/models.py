@@ -244,8 +244,10 @@ def random_model(config: PretrainedConfig, # e.g. `paper_config("llama-2-70b", v
                  load_in_4bit: bool = False, # quantise the decoder layers' linears to NF4, one at a time
                 ) -> PreTrainedModel:
     "A random-weight causal LM of `config`, materialised straight on its devices, in eval mode."
+    import copy
     from accelerate import init_empty_weights
     arch_spec(config)
+    config = copy.deepcopy(config)  # the model's own: surgery edits it in place
     dm = device_map if isinstance(device_map, dict) else {"": device_map}
     with init_empty_weights(include_buffers=False): model = AutoModelForCausalLM.from_config(config, dtype=dtype)
     std = getattr(config, "initializer_range", 0.02)
