@@ -1,0 +1,91 @@
+"""What the issue-18/19 GPU scripts share: the NCCL environment, timing, memory, the random paper-shaped
+models' configs (with the SmolLM2 vocabulary), C4 documents by role, and the one JSON summary each prints."""
+from __future__ import annotations
+import json, os, platform, sys, time
+from pathlib import Path
+
+# NCCL's NVLink multicast stays off in every process (the device notes); set before torch.distributed starts
+NCCL_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
+for _k, _v in NCCL_ENV.items(): os.environ[_k] = _v
+
+import torch
+
+# --tiny: the same code paths at a shape the CPU runs in seconds (head_dim 8, GQA kept where the model has it)
+TINY_SHAPE = dict(num_hidden_layers=8, hidden_size=64, num_attention_heads=8, intermediate_size=96)
+GiB = 2**30
+
+
+def sync():
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()): torch.cuda.synchronize(i)
+
+
+def timed(f):
+    "(f(), seconds), the GPUs synchronised before the clock stops."
+    sync(); t = time.perf_counter(); out = f(); sync()
+    return out, round(time.perf_counter() - t, 4)
+
+
+def reset_peaks():
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()): torch.cuda.reset_peak_memory_stats(i)
+
+
+def memory() -> dict:
+    "GiB allocated now and at peak, per CUDA device ({} on a CPU machine)."
+    if not torch.cuda.is_available(): return {}
+    return {f"cuda:{i}": dict(allocated_gib=round(torch.cuda.memory_allocated(i) / GiB, 3),
+                              max_allocated_gib=round(torch.cuda.max_memory_allocated(i) / GiB, 3))
+            for i in range(torch.cuda.device_count())}
+
+
+def free():
+    import gc; gc.collect()
+    if torch.cuda.is_available(): torch.cuda.empty_cache()
+
+
+def max_abs(a, b) -> float:
+    return float((a.double().cpu() - b.double().cpu()).abs().max())
+
+
+def machine() -> dict:
+    import transformers
+    d = dict(python=platform.python_version(), torch=torch.__version__, transformers=transformers.__version__,
+             host=platform.node(), gpus=[torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())])
+    try:
+        import accelerate, peft; d.update(accelerate=accelerate.__version__, peft=peft.__version__)
+    except ImportError: pass
+    try:
+        import bitsandbytes; d["bitsandbytes"] = bitsandbytes.__version__
+    except ImportError: pass
+    return d
+
+
+def random_config(name: str, tokenizer, tiny: bool = False, **overrides):
+    """`layerprune.models.paper_config(name)` with the tokenizer's vocabulary (SmolLM2: 49,152 tokens, not Llama's
+    32,000) and token ids; `tiny` keeps the family but shrinks it to `TINY_SHAPE` (GQA ratio kept)."""
+    from layerprune.models import PAPER_CONFIGS, paper_config
+    base = PAPER_CONFIGS[name]
+    kw = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+              pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
+    if tiny:
+        kw.update(TINY_SHAPE, num_key_value_heads=TINY_SHAPE["num_attention_heads"] * base["num_key_value_heads"]
+                  // base["num_attention_heads"])
+    return paper_config(name, vocab_size=len(tokenizer), **{**kw, **overrides})
+
+
+def c4_role(data_dir, role: str, n: int | None = None) -> list[str]:
+    "The C4 validation sample's documents of one role (`layerprune.data.C4_ROLES`: heal, distances, loss)."
+    from layerprune import data as D
+    docs = D.split_documents(D.load_c4("validation", Path(data_dir) / "c4"))[role]
+    return docs[:n] if n else docs
+
+
+def finish(summary: dict, out: str | Path, name: str) -> dict:
+    "Write `summary` to OUT/NAME.json and print it: the one JSON summary of a script."
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    summary.setdefault("machine", machine())
+    summary.setdefault("command", " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]))
+    (out / f"{name}.json").write_text(json.dumps(summary, indent=1, default=str))
+    print(json.dumps(summary, indent=1, default=str), flush=True)
+    return summary
