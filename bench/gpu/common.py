@@ -89,3 +89,37 @@ def finish(summary: dict, out: str | Path, name: str) -> dict:
     (out / f"{name}.json").write_text(json.dumps(summary, indent=1, default=str))
     print(json.dumps(summary, indent=1, default=str), flush=True)
     return summary
+
+
+def qlora_microsteps(model, rank: int, seq_len: int, micro_batch: int, n: int, global_batch: int = 16,
+                     gradient_checkpointing: bool = True, seed: int = 0) -> dict:
+    """LoRA rank `rank` on the MLP (`layerprune.healing.add_lora`, as `heal` does) of a (4-bit) model, then `n` timed
+    forward+backward micro steps of [micro_batch, seq_len] random tokens and one AdamW step; the first micro step is
+    the warm-up. Returns tokens/s, the time of one optimizer step of `global_batch` sequences, and the peak memory."""
+    from layerprune.healing import HealConfig, add_lora
+    dev = next(p for p in model.parameters() if p.device.type != "meta").device
+    cfg = HealConfig(rank=rank, seq_len=seq_len, micro_batch=micro_batch, global_batch=global_batch, quantize="nf4",
+                     gradient_checkpointing=gradient_checkpointing, seed=seed, steps=1, warmup_steps=0)
+    pm, t_lora = timed(lambda: add_lora(model, cfg))
+    params = [p for p in pm.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-5)
+    g = torch.Generator().manual_seed(seed)
+    vocab = model.config.vocab_size
+    ac = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else __import__("contextlib").nullcontext()
+    pm.train(); reset_peaks()
+    times, losses = [], []
+    for _ in range(n):
+        ids = torch.randint(3, vocab, (micro_batch, seq_len), generator=g).to(dev)
+        def step():
+            with ac: loss = pm(input_ids=ids, labels=ids, use_cache=False).loss
+            (loss / (global_batch // micro_batch)).backward()
+            return loss.item()
+        loss, t = timed(step); times.append(t); losses.append(loss)
+    _, t_opt = timed(lambda: (opt.step(), opt.zero_grad(set_to_none=True)))
+    steady = times[1:] or times
+    t_micro = sum(steady) / len(steady)
+    return dict(rank=rank, seq_len=seq_len, micro_batch=micro_batch, micro_steps=n, gradient_checkpointing=gradient_checkpointing,
+                trainable_params=sum(p.numel() for p in params), add_lora_s=t_lora, micro_step_s=times, optimizer_step_s=t_opt,
+                losses=losses, tokens_per_s=round(micro_batch * seq_len / t_micro, 1),
+                paper_step_s=round(global_batch // micro_batch * t_micro + t_opt, 3), paper_step_tokens=global_batch * seq_len,
+                memory=memory())
