@@ -37,7 +37,7 @@ snapshot() {  # what runs, the logs' last lines, the runs folder (no adapters, c
     if kill -0 "$(cat "$f")" 2>/dev/null; then echo "== $n: running"; else echo "== $n: ended"; fi
     grep -v -i "warn\|it/s\|^\s*$" "$RUNS/$n.log" 2>/dev/null | tail -4 || true
   done
-  tar czf "$OUT/runs.tgz" --exclude='adapter' --exclude='checkpoint-*' --exclude='merged' -C "$RUNS" . 2>/dev/null || true
+  tar czf "$OUT/runs.tgz" --exclude='adapter' --exclude='checkpoint-*' --exclude='merged' --exclude='pruned_*' --exclude='*.safetensors' -C "$RUNS" . 2>/dev/null || true
   command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader || true
 }
 
