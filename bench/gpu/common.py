@@ -28,7 +28,9 @@ def timed(f):
 
 def reset_peaks():
     if torch.cuda.is_available():
-        for i in range(torch.cuda.device_count()): torch.cuda.reset_peak_memory_stats(i)
+        for i in range(torch.cuda.device_count()):
+            try: torch.cuda.reset_peak_memory_stats(i)
+            except RuntimeError: pass  # no allocation on device i yet: nothing to reset
 
 
 def memory() -> dict:
