@@ -16,17 +16,21 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 logger = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['logger', 'COLORBLIND', 'PAPER_STYLE', 'STRATEGY_COLORS', 'STRATEGY_MARKERS', 'STRATEGY_NAMES', 'HEALED_STYLES',
-           'UNPRUNED_STYLE', 'RANDOM_STYLE', 'MAJORITY_STYLE', 'OPTIMUM_COLOR', 'RANDOM_LEVELS', 'METRIC_LABELS',
-           'FRAC_LABEL', 'REQUIRED_COLUMNS', 'load_distance_matrix', 'block_distances', 'optimal_block_starts',
-           'synthetic_distances', 'fig1c_distance_curves', 'normalized_distance_rows', 'fig4_distance_heatmap',
-           'results_table', 'unpruned_value', 'metric_curve', 'synthetic_results', 'majority_level',
-           'fig5_metrics_vs_fraction', 'family_colors', 'metric_across_families', 'fig2_mmlu_across_families',
+           'RUN_PALETTE', 'RUN_MARKERS', 'RUN_LINESTYLES', 'HEALED_MARKER', 'BAND_ALPHA', 'UNPRUNED_STYLE',
+           'RANDOM_STYLE', 'MAJORITY_STYLE', 'OPTIMUM_COLOR', 'METRIC_LABELS', 'FRAC_LABEL', 'REQUIRED_COLUMNS',
+           'CHANCE', 'CHANCE_MARGIN', 'UNIFORM_LOSS', 'RANDOM_LEVELS', 'Z95', 'QUESTION_COUNTS', 'Y_LIMITS', 'C4_CLIP',
+           'load_distance_matrix', 'block_distances', 'optimal_block_starts', 'synthetic_distances',
+           'fig1c_distance_curves', 'normalized_distance_rows', 'fig4_distance_heatmap', 'results_table', 'at_chance',
+           'chance_rule', 'wilson_interval', 'unpruned_value', 'curve_points', 'metric_curve', 'synthetic_results',
+           'adjacent_runs', 'draw_curve', 'metric_ylim', 'healing_budget', 'majority_level', 'fig5_metrics_vs_fraction',
+           'family_colors', 'run_groups', 'metric_across_families', 'fig2_mmlu_across_families',
            'fig6_boolq_across_families', 'fig3_c4_loss_healing', 'fig7_fewshot_ablation', 'fig8_seed_ablation',
            'fig9_lora_rank_ablation', 'synthetic_ablations', 'save_figure', 'draw_family_figures',
            'draw_cross_family_figures', 'summary_table']
@@ -46,13 +50,17 @@ PAPER_STYLE = {
 STRATEGY_COLORS = {"similarity": COLORBLIND[0], "deepest": COLORBLIND[1]}
 STRATEGY_MARKERS = {"similarity": "o", "deepest": "s"}
 STRATEGY_NAMES = {"similarity": "similarity-informed", "deepest": "deepest (baseline)"}
-HEALED_STYLES = {True: "-", False: ":"}
-UNPRUNED_STYLE = dict(color="0.15", ls="--", lw=1.0)
-RANDOM_STYLE = dict(color=COLORBLIND[7], ls="--", lw=1.0)
-MAJORITY_STYLE = dict(color=COLORBLIND[7], ls="-.", lw=1.0)
+HEALED_STYLES = {True: "-", False: ":"}  # the ablation figures (7-9): solid healed, dotted not
+RUN_PALETTE = [COLORBLIND[i] for i in (0, 1, 2, 3, 4, 5, 9)]  # runs: no grey (reference lines), pale pink or yellow
+RUN_MARKERS = ["o", "^", "s", "D", "v", "P"]  # runs of one group, in order
+RUN_LINESTYLES = ["-", "--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1)), (0, (3, 1))]
+HEALED_MARKER = dict(mfc="white", ms=5.0, mew=1.2)  # healed points: hollow
+BAND_ALPHA = 0.15  # the 95% band of an unhealed curve
+UNPRUNED_STYLE = dict(color="black", ls="--", lw=1.0)
+RANDOM_STYLE = dict(color="0.55", ls="--", lw=1.0)
+MAJORITY_STYLE = dict(color="0.55", ls="-.", lw=1.0)
 OPTIMUM_COLOR = COLORBLIND[3]  # vermillion, for l*(n)
 
-RANDOM_LEVELS = {"mmlu_micro": 0.25, "mmlu_macro": 0.25, "boolq": 0.5, "c4_loss_norm": 1.0}
 METRIC_LABELS = {"mmlu_micro": "MMLU accuracy", "mmlu_macro": "MMLU accuracy (macro)",
                  "boolq": "BoolQ accuracy (0-shot)", "c4_loss_norm": r"C4 val. loss / $\ln V$",
                  "c4_loss": "C4 val. loss (nats/token)"}
@@ -145,7 +153,7 @@ def fig1c_distance_curves(M: np.ndarray, # (L+1) x (L+1) distance matrix (or a `
                           n_max: int | None = None, # largest block size drawn; L-1 when None
                           cmap: str = "viridis", # sequential colormap for n
                          ) -> Figure:
-    "Fig. 1c: `d(x^l, x^{l+n})` vs `l`, a curve per `n = 1..n_max` coloured by `n`, a line through `l*(n)`."
+    "Fig. 1c: `d(x^l, x^{l+n})` vs `l`, a curve per `n = 1..n_max` coloured by `n`, `l*(n)` marked (not joined)."
     M = _check_matrix(M); L = M.shape[0] - 1
     n_max = _check_n_max(n_max, L, max(L - 1, 1))
     if ax is None: fig, ax = plt.subplots(figsize=(3.6, 2.7), layout="constrained")
@@ -155,7 +163,7 @@ def fig1c_distance_curves(M: np.ndarray, # (L+1) x (L+1) distance matrix (or a `
         d = block_distances(M, n)
         ax.plot(np.arange(len(d)), d, color=cm(norm(n)), lw=1.0, label=f"n={n}")
     ns = np.arange(1, n_max + 1); starts = optimal_block_starts(M, n_max)
-    ax.plot(starts, M[starts, starts + ns], color=OPTIMUM_COLOR, marker="o", ms=3, lw=1.0,
+    ax.plot(starts, M[starts, starts + ns], color=OPTIMUM_COLOR, marker="o", ms=3.5, ls="none",
             mec="white", mew=0.4, label=r"$\ell^*(n)$", zorder=3)
     sm = mpl.cm.ScalarMappable(norm=norm, cmap=cm)
     fig.colorbar(sm, ax=ax, label=r"block size $n$", pad=0.02)
@@ -169,6 +177,7 @@ def fig1c_distance_curves(M: np.ndarray, # (L+1) x (L+1) distance matrix (or a `
 def normalized_distance_rows(M: np.ndarray, # (L+1) x (L+1) distance matrix
                              n_max: int | None = None, # largest block size; L when None
                              normalize: str | None = "minmax", # "minmax" (row to [0,1]), "max" (row / max) or None
+                             skip_first: bool = True, # take each row's scale from l >= 1 (when it has 2+ such blocks)
                             ) -> np.ndarray:
     "`(n_max, L)` array, row `n-1` = `d(x^l, x^{l+n})` for `l = 0..L-n`, normalized per row; NaN where `l > L-n`."
     M = _check_matrix(M); L = M.shape[0] - 1
@@ -177,8 +186,10 @@ def normalized_distance_rows(M: np.ndarray, # (L+1) x (L+1) distance matrix
     H = np.full((n_max, L), np.nan)
     for n in range(1, n_max + 1):
         d = block_distances(M, n)
-        if normalize == "minmax": d = (d - d.min()) / (d.max() - d.min()) if d.max() > d.min() else np.zeros_like(d)
-        elif normalize == "max": d = d / d.max() if d.max() > 0 else d
+        ref = d[1:] if skip_first and len(d) > 2 else d
+        lo, hi = ref.min(), ref.max()
+        if normalize == "minmax": d = (d - lo) / (hi - lo) if hi > lo else np.zeros_like(d)
+        elif normalize == "max": d = d / hi if hi > 0 else d
         H[n - 1, :len(d)] = d
     return H
 
@@ -188,21 +199,25 @@ def fig4_distance_heatmap(M: np.ndarray, # (L+1) x (L+1) distance matrix (or a `
                           n_max: int | None = None, # largest block size drawn; L when None
                           normalize: str | None = "minmax", # per-row normalization, see `normalized_distance_rows`
                           cmap: str = "viridis",
+                          skip_first: bool = True, # leave the l = 0 column out of each row's scale
                          ) -> Figure:
     "Fig. 4: heat map of `d(x^l, x^{l+n})` (x = `l`, y = `n`), each row min-max normalized, `l*(n)` marked."
     M = _check_matrix(M); L = M.shape[0] - 1
     n_max = _check_n_max(n_max, L, L)
-    H = normalized_distance_rows(M, n_max, normalize)
+    H = normalized_distance_rows(M, n_max, normalize, skip_first)
     if ax is None: fig, ax = plt.subplots(figsize=(3.6, 2.9), layout="constrained")
     else: fig = ax.figure
     cm = plt.get_cmap(cmap).with_extremes(bad="white")
+    vmin, vmax = (0.0, 1.0) if normalize else (None, None)
     im = ax.imshow(np.ma.masked_invalid(H), origin="lower", aspect="auto", cmap=cm, interpolation="nearest",
-                   extent=(-0.5, L - 0.5, 0.5, n_max + 0.5))
+                   extent=(-0.5, L - 0.5, 0.5, n_max + 0.5), vmin=vmin, vmax=vmax)
     ns = np.arange(1, n_max + 1)
-    ax.plot(optimal_block_starts(M, n_max), ns, color=OPTIMUM_COLOR, marker="o", ms=2.5, lw=1.0,
+    ax.plot(optimal_block_starts(M, n_max), ns, color=OPTIMUM_COLOR, marker="o", ms=2.5, ls="none",
             label=r"$\ell^*(n)$")
     label = {"minmax": "row-normalized ", "max": "row-normalized ", None: ""}[normalize]
-    fig.colorbar(im, ax=ax, label=label + r"$d(x^{\ell}, x^{\ell+n})$", pad=0.02)
+    over, under = bool(normalize) and np.nanmax(H) > 1, bool(normalize) and np.nanmin(H) < 0
+    extend = {(True, True): "both", (True, False): "max", (False, True): "min", (False, False): "neither"}[(over, under)]
+    fig.colorbar(im, ax=ax, label=label + r"$d(x^{\ell}, x^{\ell+n})$", pad=0.02, extend=extend)
     ax.set(xlabel=r"first layer of the block, $\ell$", ylabel=r"block size $n$")
     ax.grid(False)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True)); ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -251,6 +266,45 @@ def _order_families(df: pd.DataFrame) -> list[str]:
     "Families ordered by depth L, then name."
     return list(df.groupby("family")["L"].max().reset_index().sort_values(["L", "family"])["family"])
 
+# %% ../nbs/07_plots.ipynb #c4a9e102
+CHANCE = {"mmlu_micro": 0.25, "mmlu_macro": 0.25, "boolq": 0.5}  # random guessing: 4-way MMLU, BoolQ a coin flip
+CHANCE_MARGIN = 0.02  # "at chance": at most CHANCE + this
+UNIFORM_LOSS = 1.0  # c4_loss_norm of the uniform distribution over the vocabulary
+RANDOM_LEVELS = {**CHANCE, "c4_loss_norm": UNIFORM_LOSS}  # the chance line drawn in each panel
+
+def at_chance(value, # an accuracy, or an array of them
+              metric: str, # a key of `CHANCE`
+              margin: float = CHANCE_MARGIN,
+             ):
+    "Whether `value` is at chance: at most `CHANCE[metric] + margin` (NaN is not at chance)."
+    if metric not in CHANCE: raise KeyError(f"no chance level for {metric!r}; CHANCE knows {sorted(CHANCE)}")
+    return np.asarray(value, float) <= CHANCE[metric] + margin + 1e-9  # 1e-9: .25 + .02 is not exactly .27
+
+def chance_rule(margin: float = CHANCE_MARGIN) -> str:
+    "The rule in one sentence, for captions, summaries and the README."
+    m, b = CHANCE["mmlu_micro"], CHANCE["boolq"]
+    return (f"at chance = at most chance + {margin * 100:.0f} points: MMLU <= {m + margin:.0%} (chance {m:.0%}, 4 options), "
+            f"BoolQ <= {b + margin:.0%} (a coin flip, {b:.0%}; the majority class is drawn for reference, not used)")
+
+# %% ../nbs/07_plots.ipynb #c4a9e105
+Z95 = 1.959963984540054  # the 97.5% quantile of the standard normal
+QUESTION_COUNTS = {"mmlu_micro": "mmlu_n", "boolq": "boolq_n"}  # metric -> its question-count column
+
+def wilson_interval(p, # accuracy (a proportion), scalar or array
+                    n, # number of questions it was measured on, scalar or array
+                    z: float = Z95, # normal quantile; 1.96 for 95%
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    "`(lo, hi)`, the Wilson score interval of a binomial proportion; NaN where `n` is missing or 0."
+    p, n = np.broadcast_arrays(np.asarray(p, float), np.asarray(n, float))
+    ok = np.isfinite(p) & np.isfinite(n) & (n > 0)
+    lo, hi = np.full(p.shape, np.nan), np.full(p.shape, np.nan)
+    pk, nk = p[ok], n[ok]
+    denom = 1 + z * z / nk
+    centre = (pk + z * z / (2 * nk)) / denom
+    half = z * np.sqrt(pk * (1 - pk) / nk + z * z / (4 * nk * nk)) / denom
+    lo[ok], hi[ok] = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    return lo, hi
+
 # %% ../nbs/07_plots.ipynb #33ad1289
 def unpruned_value(df: pd.DataFrame, # rows of one family
                    metric: str, # column name
@@ -262,6 +316,26 @@ def unpruned_value(df: pd.DataFrame, # rows of one family
     if pick.empty: pick = base[~base["healed"]]
     return float(pick[metric].mean()) if len(pick) else math.nan
 
+def curve_points(df: pd.DataFrame, # rows of one family
+                 metric: str, # column to plot
+                 strategy: str, # "similarity" or "deepest"
+                 healed: bool,
+                 from_unpruned: bool = True, # start the curve at the unpruned model (n = 0)
+                ) -> pd.DataFrame:
+    "Columns `n, frac, value, lo, hi` of one curve, sorted by frac; `lo, hi` the 95% Wilson interval (NaN if unknown)."
+    rows = df[(df["strategy"] == strategy) & (df["healed"] == healed) & ~_is_unpruned(df)].dropna(subset=[metric])
+    if from_unpruned and len(rows):
+        base = df[_is_unpruned(df)].dropna(subset=[metric])
+        base = base[base["healed"] == healed] if (base["healed"] == healed).any() else base[~base["healed"]]
+        rows = pd.concat([base, rows])
+    count = QUESTION_COUNTS.get(metric)
+    cols = dict(n=("n", "min"), value=(metric, "mean"))
+    if count in rows: cols["count"] = (count, "mean")
+    g = rows.groupby("frac").agg(**cols).sort_index().reset_index()
+    g["n"] = g["n"].astype(int)
+    g["lo"], g["hi"] = wilson_interval(g["value"], g["count"]) if "count" in g else (np.nan, np.nan)
+    return g[["n", "frac", "value", "lo", "hi"]]
+
 def metric_curve(df: pd.DataFrame, # rows of one family
                  metric: str, # column to plot
                  strategy: str, # "similarity" or "deepest"
@@ -269,13 +343,8 @@ def metric_curve(df: pd.DataFrame, # rows of one family
                  from_unpruned: bool = True, # start the curve at the unpruned model (frac 0)
                 ) -> tuple[np.ndarray, np.ndarray]:
     "`(frac, value)` of one curve, sorted by frac, duplicates averaged, NaN metrics dropped."
-    rows = df[(df["strategy"] == strategy) & (df["healed"] == healed) & ~_is_unpruned(df)].dropna(subset=[metric])
-    g = rows.groupby("frac")[metric].mean().sort_index()
-    x, y = g.index.to_numpy(float), g.to_numpy(float)
-    if from_unpruned and len(x):
-        base = unpruned_value(df, metric, healed)
-        if not math.isnan(base): x, y = np.r_[0.0, x], np.r_[base, y]
-    return x, y
+    pts = curve_points(df, metric, strategy, healed, from_unpruned)
+    return pts["frac"].to_numpy(float), pts["value"].to_numpy(float)
 
 # %% ../nbs/07_plots.ipynb #2230cbde
 def synthetic_results(families: Mapping[str, int] = {"tiny-16": 16, "tiny-24": 24}, # family -> L
@@ -311,10 +380,99 @@ def synthetic_results(families: Mapping[str, int] = {"tiny-16": 16, "tiny-24": 2
                     rows.append(row(strategy, n, start, h, mmlu, boolq, c4 + rng.normal(0, .003)))
     return pd.DataFrame(rows)
 
+# %% ../nbs/07_plots.ipynb #d7c1a202
+Y_LIMITS = {"mmlu_micro": (0.2, 0.6), "mmlu_macro": (0.2, 0.6), "boolq": (0.3, 0.8)}  # accuracy axes, around chance
+C4_CLIP = 2.0  # a normalized-loss axis stops here; points above are drawn as a marker on the top edge
+
+def adjacent_runs(n: Sequence[int], # block sizes of a curve, increasing
+                 ) -> list[np.ndarray]:
+    "Positions of `n` split into runs of adjacent block sizes (`n`, `n + 1`, ...): the only points a line may join."
+    n = np.asarray(n, int)
+    if not len(n): return []
+    return np.split(np.arange(len(n)), np.flatnonzero(np.diff(n) != 1) + 1)
+
+def draw_curve(ax: Axes, # where to draw
+               pts: pd.DataFrame, # `curve_points` of one curve
+               color: str, marker: str = "o",
+               healed: bool = False, # hollow markers with error bars, joined only between adjacent n
+               ls="-", # line style of the joining lines
+               label: str | None = None,
+               intervals: bool = True, # draw the 95% band (not healed) or error bars (healed)
+               clip: float | None = None, # values above are marked with a ▲ at this height
+              ) -> None:
+    "One curve of a results figure, in the encodings of `PAPER_STYLE`'s section (artists of healed curves get gid 'healed')."
+    x, y = pts["frac"].to_numpy(float), pts["value"].to_numpy(float)
+    lo, hi = pts["lo"].to_numpy(float), pts["hi"].to_numpy(float)
+    ci = np.isfinite(lo) & np.isfinite(hi)
+    gid = "healed" if healed else "not healed"
+    if not healed:
+        ax.plot(x, y, color=color, marker=marker, ms=2.5, ls=ls, lw=1.2, label=label, gid=gid)
+        if intervals and ci.any(): ax.fill_between(x, lo, hi, where=ci, color=color, alpha=BAND_ALPHA, lw=0, gid=gid)
+    else:
+        for idx in adjacent_runs(pts["n"]):
+            if len(idx) > 1: ax.plot(x[idx], y[idx], color=color, ls=ls, lw=1.0, label="_joined", gid=gid)
+        if intervals and ci.any():
+            ax.errorbar(x[ci], y[ci], yerr=[y[ci] - lo[ci], hi[ci] - y[ci]], fmt="none", color=color, ecolor=color, elinewidth=0.9,
+                        capsize=2, gid=gid)
+        ax.plot(x, y, color=color, marker=marker, ls="none", label=label, gid=gid, **HEALED_MARKER)
+    if clip is not None and (over := y > clip).any():
+        ax.plot(x[over], np.full(over.sum(), clip), ls="none", marker="^", ms=5, color=color, clip_on=False,
+                label="_clipped", gid="clipped", zorder=4)
+
+def metric_ylim(metric: str, # the plotted column
+                values, # every value drawn on the axis
+               ) -> tuple[float, float] | None:
+    "The y-range of an axis: `Y_LIMITS` widened in 0.05 steps to hold `values`; `(0, ...)` up to `C4_CLIP` for a loss."
+    v = np.asarray(values, float); v = v[np.isfinite(v)]
+    if metric in Y_LIMITS:
+        lo, hi = Y_LIMITS[metric]
+        if len(v): lo, hi = min(lo, math.floor(v.min() / .05 + 1e-9) * .05), max(hi, math.ceil(v.max() / .05 - 1e-9) * .05)
+        return round(lo, 2), round(hi, 2)
+    if metric == "c4_loss_norm":
+        top = float(v.max()) if len(v) else UNIFORM_LOSS
+        return 0.0, C4_CLIP if top > C4_CLIP else max(1.05 * UNIFORM_LOSS, 1.05 * top)
+    return None
+
+def _set_value_axis(ax: Axes, metric: str, values) -> None:
+    if (lim := metric_ylim(metric, values)) is not None: ax.set_ylim(*lim)
+    if metric == "c4_loss_norm" and np.nanmax(np.asarray(values, float), initial=0) > C4_CLIP:
+        ax.text(0.98, 0.03, f"▲ above {C4_CLIP:g}, drawn at the edge", transform=ax.transAxes, ha="right", va="bottom",
+                fontsize=6.5, color="0.3")
+
+def _frac_axis(ax: Axes, xmax: float) -> None:
+    "The x-axis of a results figure: 0 to the largest fraction dropped, ticks every 0.25."
+    ax.set_xlim(-0.03 * xmax, 1.03 * xmax)
+    ax.xaxis.set_major_locator(mpl.ticker.MultipleLocator(0.25))
+
+# %% ../nbs/07_plots.ipynb #d7c1a203
+def _tokens(t: float) -> str:
+    return next((f"{t / s:.{1 if t < 10 * s else 0}f}{u}" for s, u in ((1e9, "B"), (1e6, "M"), (1e3, "K")) if t >= s), f"{t:.0f}")
+
+def healing_budget(df: pd.DataFrame, # rows of one family (or run)
+                   total: bool = True, # append the total, e.g. "(1.6M tokens)"
+                  ) -> str:
+    "The healing of the healed rows, e.g. '100 steps x 16 x 1,024 tokens (1.6M tokens)'; '' when nothing was healed."
+    h = df[df["healed"] & ~_is_unpruned(df)]
+    if h.empty or "heal_steps" not in h: return ""
+    out = []
+    for (steps, tokens), g in h.groupby(["heal_steps", h.get("heal_tokens", pd.Series(0, index=h.index)).fillna(0)]):
+        steps, tokens = int(steps), int(tokens)
+        if not tokens: out.append(f"{steps} steps"); continue
+        per_step, seq = tokens // max(steps, 1), _heal_seq_len(g)
+        shape = f"{per_step // seq} x {seq:,}" if seq and per_step % seq == 0 else f"{per_step:,}"
+        out.append(f"{steps} steps x {shape} tokens" + (f" ({_tokens(tokens)} tokens)" if total else ""))
+    return "; ".join(out)
+
+def _heal_seq_len(g: pd.DataFrame) -> int | None:
+    "The healing sequence length recorded in the sweep's settings (its healing overrides), if any."
+    if "settings" not in g: return None
+    try: over = json.loads(g["settings"].iloc[0]).get("heal_overrides") or {}
+    except (TypeError, ValueError): return None
+    return int(over["seq_len"]) if over.get("seq_len") else None
+
 # %% ../nbs/07_plots.ipynb #a103589e
-def _random_level(df: pd.DataFrame, metric: str, random_levels: Mapping[str, float] | None = None) -> float:
-    levels = {**RANDOM_LEVELS, **(random_levels or {})}
-    if metric in levels: return levels[metric]
+def _random_level(df: pd.DataFrame, metric: str) -> float:
+    if metric in RANDOM_LEVELS: return RANDOM_LEVELS[metric]
     if metric == "c4_loss" and "vocab_size" in df and df["vocab_size"].nunique() == 1:
         return float(np.log(df["vocab_size"].iloc[0]))
     return math.nan
@@ -334,40 +492,49 @@ def majority_level(df: pd.DataFrame, # results rows
     return float(v.mean()) if len(v) else math.nan
 
 def _reference_lines(ax: Axes, df: pd.DataFrame, metric: str, unpruned: bool = True) -> None:
-    "Dashed lines for the unpruned model and for random guessing (dash-dot: BoolQ's majority class, when known)."
+    "Dashed black: the unpruned model; dashed grey: chance; dash-dot grey: BoolQ's majority class, when known."
     if unpruned and not math.isnan(u := unpruned_value(df, metric)): ax.axhline(u, label="unpruned", **UNPRUNED_STYLE)
-    if not math.isnan(r := _random_level(df, metric)): ax.axhline(r, label="random", **RANDOM_STYLE)
+    if not math.isnan(r := _random_level(df, metric)):
+        ax.axhline(r, label="uniform over vocabulary" if metric.startswith("c4") else "chance", **RANDOM_STYLE)
     if not math.isnan(m := majority_level(df, metric)): ax.axhline(m, label="majority class", **MAJORITY_STYLE)
 
 def _no_data(ax: Axes, what: str) -> None:
     ax.text(0.5, 0.5, f"no {what}", transform=ax.transAxes, ha="center", va="center", color="0.5")
+
+def _interval_handle() -> Patch:
+    return Patch(color="0.3", alpha=0.3, label="95% interval (band; bars when healed)")
 
 @_styled
 def fig5_metrics_vs_fraction(df: pd.DataFrame | str | Path, # results table (or its path)
                              family: str | None = None, # which family; the only one when None
                              metrics: Sequence[str] = ("mmlu_micro", "boolq", "c4_loss_norm"), # one panel each
                              strategies: Sequence[str] = ("similarity", "deepest"),
-                             from_unpruned: bool = True, # start each curve at the unpruned model
+                             from_unpruned: bool = True, # start each unhealed curve at the unpruned model
+                             intervals: bool = True, # 95% bands and error bars on the accuracies
                             ) -> Figure:
-    "Fig. 1d / 5: metrics vs fraction dropped; healed (solid) vs not (dotted), similarity vs deepest, unpruned and random lines."
+    "Fig. 1d / 5: metrics vs fraction dropped; healed (hollow) vs not (line, band), similarity vs deepest, reference lines."
     df, family = _family_rows(results_table(df, needs=metrics), family)
-    fig, axes = _subplots(1, len(metrics), figsize=(2.5 * len(metrics), 2.5))
+    fig, axes = _subplots(1, len(metrics), figsize=(2.5 * len(metrics), 2.7), sharex=True)
     for ax, metric in zip(axes[0], metrics):
-        drawn = 0
+        values = []
         for strategy in strategies:
-            for healed in (True, False):
-                x, y = metric_curve(df, metric, strategy, healed, from_unpruned)
-                if len(x) == 0: continue
-                ax.plot(x, y, color=STRATEGY_COLORS.get(strategy), marker=STRATEGY_MARKERS.get(strategy, "o"),
-                        ls=HEALED_STYLES[healed], label=f"{STRATEGY_NAMES.get(strategy, strategy)}, "
-                        f"{'healed' if healed else 'not healed'}")
-                drawn += 1
-        if not drawn: _no_data(ax, metric)
+            for healed in (False, True):
+                pts = curve_points(df, metric, strategy, healed, from_unpruned and not healed)
+                if pts.empty: continue
+                draw_curve(ax, pts, STRATEGY_COLORS.get(strategy), STRATEGY_MARKERS.get(strategy, "o"), healed,
+                           label=f"{STRATEGY_NAMES.get(strategy, strategy)}, {'healed' if healed else 'not healed'}",
+                           intervals=intervals, clip=C4_CLIP if metric == "c4_loss_norm" else None)
+                values += pts["value"].tolist()
+        if not values: _no_data(ax, metric)
         _reference_lines(ax, df, metric)
+        _set_value_axis(ax, metric, values + [unpruned_value(df, metric)])
         ax.set(xlabel=FRAC_LABEL, ylabel=_metric_label(df, metric))
+        _frac_axis(ax, float(df["frac"].max()))
     handles, labels = _unique_handles(axes.ravel())
+    if intervals: handles, labels = handles + [_interval_handle()], labels + [_interval_handle().get_label()]
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4))
-    fig.suptitle(f"{family} (L = {int(df['L'].max())})")
+    budget = healing_budget(df)
+    fig.suptitle(f"{family} (L = {int(df['L'].max())})" + (f"; healed: {budget}" if budget else ""))
     return fig
 
 def _unique_handles(axes) -> tuple[list, list]:
@@ -378,81 +545,94 @@ def _unique_handles(axes) -> tuple[list, list]:
 
 # %% ../nbs/07_plots.ipynb #63bfc02c
 def family_colors(families: Sequence[str]) -> dict[str, str]:
-    "A stable colour-blind-safe colour per family."
-    return {f: COLORBLIND[i % len(COLORBLIND)] for i, f in enumerate(families)}
+    "A stable colour per family (run) from `RUN_PALETTE`: colour-blind safe, never a reference line's grey."
+    return {f: RUN_PALETTE[i % len(RUN_PALETTE)] for i, f in enumerate(families)}
 
-def _groups(df: pd.DataFrame, groups: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]]:
+def run_groups(df: pd.DataFrame, # results of several families (runs)
+               groups: Mapping[str, Sequence[str]] | None = None, # panel title -> families; by model when None
+              ) -> dict[str, list[str]]:
+    "Panel title -> its families: the runs of each `model` together (ordered by depth L), or `groups` checked."
     fams = _order_families(df)
-    if groups is None: return {f: [f] for f in fams}
+    if groups is None:
+        key = df.groupby("family")["model"].first() if "model" in df else pd.Series(fams, index=fams)
+        out: dict[str, list[str]] = {}
+        for f in fams: out.setdefault(str(key[f]), []).append(f)
+        return {g: sorted(fs, key=lambda f: (-_questions(df[df["family"] == f]), f)) for g, fs in out.items()}
     unknown = sorted({f for fs in groups.values() for f in fs} - set(fams))
     if unknown: raise KeyError(f"groups name families {unknown} that are not in the table ({fams})")
     return {k: list(v) for k, v in groups.items()}
 
-def _grid(n_panels: int, ncols: int | None, panel_size=(2.5, 2.2)) -> tuple[Figure, list[Axes], int]:
-    ncols = ncols or (2 if n_panels == 4 else min(n_panels, 3))
-    nrows = math.ceil(n_panels / ncols)
-    fig, axes = _subplots(nrows, ncols, figsize=(max(panel_size[0] * ncols, 3.4), panel_size[1] * nrows + 0.5), sharey=True)
-    axes = list(axes.ravel())
-    for ax in axes[n_panels:]: ax.remove()
-    return fig, axes[:n_panels], ncols
+def _questions(rows: pd.DataFrame, metric: str = "mmlu_micro") -> int:
+    col = QUESTION_COUNTS.get(metric)
+    return int(rows[col].max()) if col in rows and rows[col].notna().any() else 0
+
+def _run_label(rows: pd.DataFrame, fam: str, metric: str | None = None) -> str:
+    "A run's legend entry: its name, question count and healing budget."
+    label = fam
+    if metric and (q := _questions(rows, metric)): label += f", {q:,} questions"
+    if b := healing_budget(rows, total=False): label += f"\nhealed: {b}"
+    return label
+
+def _encoding_handles(intervals: bool = True, majority: bool = False) -> list:
+    "Legend proxies for the encodings shared by the cross-family figures."
+    hs = [Line2D([], [], color="0.3", marker="o", ms=2.5, ls="-", lw=1.2, label="not healed"),
+          Line2D([], [], color="0.3", marker="o", ls="none", label="healed", **HEALED_MARKER)]
+    if intervals: hs.append(_interval_handle())
+    hs.append(Line2D([], [], label="chance", **RANDOM_STYLE))
+    if majority: hs.append(Line2D([], [], label="majority class", **MAJORITY_STYLE))
+    return hs
 
 @_styled
 def metric_across_families(df: pd.DataFrame | str | Path, # results table (or its path)
                            metric: str = "mmlu_micro", # column to plot
-                           groups: Mapping[str, Sequence[str]] | None = None, # panel title -> families; one per family when None
-                           include_deepest: bool = False, # also draw the deepest baseline, lighter
-                           ncols: int | None = None, # panels per row; 2 for 4 panels, else min(panels, 3), when None
+                           groups: Mapping[str, Sequence[str]] | None = None, # panel title -> families; by model when None
+                           strategies: Sequence[str] = ("similarity", "deepest"), # a row of panels each
                            from_unpruned: bool = True,
+                           intervals: bool = True, # 95% bands and error bars
                           ) -> Figure:
-    "A metric vs fraction dropped, a panel per family (group): solid healed, dotted not healed."
+    "A metric vs fraction dropped: a column per model (group), a row per strategy, a colour per run."
     df = results_table(df, needs=[metric])
-    groups = _groups(df, groups)
-    colors = family_colors(_order_families(df))
-    fig, axes, ncols = _grid(len(groups), ncols)
-    xmax = float(df["frac"].max())
-    strategies = ("similarity", "deepest") if include_deepest else ("similarity",)
-    for ax, (title, fams) in zip(axes, groups.items()):
-        for fam in fams:
-            rows = df[df["family"] == fam]
-            for strategy in strategies:
-                for healed in (True, False):
-                    x, y = metric_curve(rows, metric, strategy, healed, from_unpruned)
-                    if len(x) == 0: continue
-                    ax.plot(x, y, color=colors[fam], ls=HEALED_STYLES[healed], marker=STRATEGY_MARKERS.get(strategy),
-                            alpha=1.0 if strategy == "similarity" else 0.45, ms=2.5,
-                            label=f"{fam}, {strategy}, {'healed' if healed else 'not healed'}")
-            u = unpruned_value(rows, metric)
-            if not math.isnan(u): ax.axhline(u, **{**UNPRUNED_STYLE, "color": colors[fam] if len(fams) > 1 else UNPRUNED_STYLE["color"]}, label="unpruned")
-        _reference_lines(ax, df[df["family"].isin(fams)], metric, unpruned=False)
-        if not any(ln.get_label() not in ("unpruned", "random", "majority class") for ln in ax.get_lines()): _no_data(ax, metric)
-        L = sorted({int(v) for v in df[df["family"].isin(fams)]["L"]})
-        ax.set_title(title if len(fams) > 1 else f"{title} (L = {L[0]})")
-        ax.set_xlim(-0.03 * xmax, 1.03 * xmax)
-        ax.set_xlabel(FRAC_LABEL)
-        if len(fams) > 1: ax.legend(handles=[Line2D([], [], color=colors[f], label=f) for f in fams], loc="lower left")
-    for ax in axes[::ncols]: ax.set_ylabel(_metric_label(df, metric))
-    handles = _encoding_handles(include_deepest)
-    if not math.isnan(majority_level(df, metric)): handles.append(Line2D([], [], label="majority class", **MAJORITY_STYLE))
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 2 * ncols + 1))
+    groups = run_groups(df, groups)
+    ncols, nrows = len(groups), len(strategies)
+    fig, axes = _subplots(nrows, ncols, figsize=(max(2.8 * ncols, 3.4), 2.1 * nrows + 1.4), sharex=True, sharey=True)
+    values = []
+    for j, (title, fams) in enumerate(groups.items()):
+        colors = family_colors(fams)
+        for i, strategy in enumerate(strategies):
+            ax = axes[i, j]
+            for k, fam in enumerate(fams):
+                rows = df[df["family"] == fam]
+                for healed in (False, True):
+                    pts = curve_points(rows, metric, strategy, healed, from_unpruned and not healed)
+                    if pts.empty: continue
+                    draw_curve(ax, pts, colors[fam], RUN_MARKERS[k % len(RUN_MARKERS)], healed, intervals=intervals,
+                               label=_run_label(rows, fam, metric) if not healed else None)
+                    values += pts["value"].tolist()
+            if not ax.get_lines(): _no_data(ax, f"{strategy} rows")
+            _reference_lines(ax, df[df["family"].isin(fams)], metric, unpruned=False)
+            if i == 0:
+                L = sorted({int(v) for v in df[df["family"].isin(fams)]["L"]})
+                ax.set_title(f"{title} (L = {', '.join(map(str, L))})")
+            if j == 0: ax.set_ylabel(f"{STRATEGY_NAMES.get(strategy, strategy)}\n{_metric_label(df, metric)}")
+            if i == nrows - 1: ax.set_xlabel(FRAC_LABEL)
+        handles = [Line2D([], [], color=colors[f], marker=RUN_MARKERS[k % len(RUN_MARKERS)], ms=3,
+                          label=_run_label(df[df["family"] == f], f, metric)) for k, f in enumerate(fams)]
+        axes[-1, j].legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.28), fontsize=6.5)
+    _frac_axis(axes[0, 0], float(df["frac"].max()))
+    _set_value_axis(axes[0, 0], metric, values)
+    handles = _encoding_handles(intervals, not math.isnan(majority_level(df, metric)))
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
     return fig
-
-def _encoding_handles(include_deepest: bool = False) -> list[Line2D]:
-    "Legend proxies for the line encodings shared by the cross-family figures."
-    hs = [Line2D([], [], color="0.3", ls="-", label="healed"), Line2D([], [], color="0.3", ls=":", label="not healed")]
-    if include_deepest:
-        hs += [Line2D([], [], color="0.3", marker="o", ls="", label="similarity"),
-               Line2D([], [], color="0.3", marker="s", ls="", alpha=.45, label="deepest")]
-    return hs + [Line2D([], [], label="unpruned", **UNPRUNED_STYLE), Line2D([], [], label="random", **RANDOM_STYLE)]
 
 def fig2_mmlu_across_families(df: pd.DataFrame | str | Path, # results table (or its path)
                               metric: str = "mmlu_micro", # or "mmlu_macro"
-                              **kwargs, # groups, include_deepest, ncols, from_unpruned: see `metric_across_families`
+                              **kwargs, # groups, strategies, from_unpruned, intervals: see `metric_across_families`
                              ) -> Figure:
-    "Fig. 2: MMLU (5-shot) vs fraction of layers dropped, a panel per family, solid healed, dotted not."
+    "Fig. 2: MMLU (5-shot) vs fraction of layers dropped, a column per model, a row per strategy."
     return metric_across_families(df, metric, **kwargs)
 
 def fig6_boolq_across_families(df: pd.DataFrame | str | Path, # results table (or its path)
-                               **kwargs, # groups, include_deepest, ncols, from_unpruned: see `metric_across_families`
+                               **kwargs, # groups, strategies, from_unpruned, intervals: see `metric_across_families`
                               ) -> Figure:
     "Fig. 6: BoolQ (0-shot) vs fraction of layers dropped, layout as Fig. 2."
     return metric_across_families(df, "boolq", **kwargs)
@@ -460,26 +640,41 @@ def fig6_boolq_across_families(df: pd.DataFrame | str | Path, # results table (o
 # %% ../nbs/07_plots.ipynb #7d4ca757
 @_styled
 def fig3_c4_loss_healing(df: pd.DataFrame | str | Path, # results table (or its path)
-                         strategy: str = "similarity", # which pruning strategy to show
+                         strategy: str = "similarity", # which pruning strategy to show (named in the title)
                          metric: str = "c4_loss_norm", # the normalized loss
                          from_unpruned: bool = True,
+                         groups: Mapping[str, Sequence[str]] | None = None, # colour -> families; by model when None
                         ) -> Figure:
-    "Fig. 3: normalized C4 validation loss vs fraction dropped, before (left) and after (right) healing, a colour per family."
+    "Fig. 3: normalized C4 validation loss vs fraction dropped, before (left) and after (right) healing, a colour per model."
     df = results_table(df, needs=[metric])
-    fams = _order_families(df); colors = family_colors(fams)
-    fig, axes = _subplots(1, 2, figsize=(5.6, 2.6), sharey=True)
+    groups = run_groups(df, groups)
+    colors = family_colors(list(groups))
+    fig, axes = _subplots(1, 2, figsize=(7.8, 2.9), sharex=True)
     for ax, healed in zip(axes[0], (False, True)):
-        drawn = 0
-        for fam in fams:
-            x, y = metric_curve(df[df["family"] == fam], metric, strategy, healed, from_unpruned)
-            if len(x) == 0: continue
-            ax.plot(x, y, color=colors[fam], marker="o", ms=2.5, ls=HEALED_STYLES[healed], label=fam); drawn += 1
-        if not drawn: _no_data(ax, "healed rows" if healed else "unhealed rows")
-        ax.axhline(1.0, label=r"uniform over vocabulary", **RANDOM_STYLE)
+        values = []
+        for group, fams in groups.items():
+            for k, fam in enumerate(fams):
+                rows = df[df["family"] == fam]
+                pts = curve_points(rows, metric, strategy, healed, from_unpruned and not healed)
+                if pts.empty: continue
+                draw_curve(ax, pts, colors[group], RUN_MARKERS[k % len(RUN_MARKERS)], healed,
+                           ls=RUN_LINESTYLES[k % len(RUN_LINESTYLES)], label=_run_label(rows, fam), clip=C4_CLIP)
+                values += pts["value"].tolist()
+        if not values: _no_data(ax, "healed rows" if healed else "unhealed rows")
+        ax.axhline(UNIFORM_LOSS, label="uniform over vocabulary", **RANDOM_STYLE)
+        _set_value_axis(ax, metric, values)
         ax.set(title="after healing" if healed else "before healing", xlabel=FRAC_LABEL)
+    _frac_axis(axes[0, 0], float(df["frac"].max()))
     axes[0, 0].set_ylabel(METRIC_LABELS.get(metric, metric))
-    handles, labels = _unique_handles(axes.ravel())
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4))
+    handles = {}
+    for group, fams in groups.items():
+        for k, fam in enumerate(fams):
+            handles[fam] = Line2D([], [], color=colors[group], marker=RUN_MARKERS[k % len(RUN_MARKERS)], ms=3,
+                                  ls=RUN_LINESTYLES[k % len(RUN_LINESTYLES)], label=_run_label(df[df["family"] == fam], fam))
+    handles = [*handles.values(), Line2D([], [], label="uniform over vocabulary", **RANDOM_STYLE),
+               *_encoding_handles(intervals=False)[:2]]
+    fig.legend(handles=handles, loc="outside right center", fontsize=6.5)
+    fig.suptitle(f"{STRATEGY_NAMES.get(strategy, strategy)} block")
     return fig
 
 # %% ../nbs/07_plots.ipynb #c847fced
@@ -647,7 +842,7 @@ def draw_family_figures(df: pd.DataFrame | str | Path | None, # results table (o
 
 def draw_cross_family_figures(df_all: pd.DataFrame | str | Path, # results table of every family (or its path)
                               out_dir: str | Path, # where PNG + PDF go
-                              groups: Mapping[str, Sequence[str]] | None = None, # panel title -> families (Figs. 2, 6)
+                              groups: Mapping[str, Sequence[str]] | None = None, # panel title -> families; by model when None
                              ) -> list[Path]:
     "Figs. 2, 6 and 3 across the families of the table, saved as PNG + PDF; the paths."
     df = results_table(df_all)
@@ -656,17 +851,16 @@ def draw_cross_family_figures(df_all: pd.DataFrame | str | Path, # results table
                                ("boolq", "fig6_boolq_across_families", fig6_boolq_across_families)):
         if _has(df, metric): paths += _save_close(draw(df, groups=groups), out_dir, name)
         else: logger.warning("skipping %s: no pruned rows with %s", name, metric)
-    if _has(df, "c4_loss_norm", healed=True): paths += _save_close(fig3_c4_loss_healing(df), out_dir, "fig3_c4_loss_healing")
+    if _has(df, "c4_loss_norm", healed=True): paths += _save_close(fig3_c4_loss_healing(df, groups=groups), out_dir, "fig3_c4_loss_healing")
     else: logger.warning("skipping fig3_c4_loss_healing: no healed rows with a C4 loss")
     return paths
 
 # %% ../nbs/07_plots.ipynb #1e270efa
 def summary_table(df: pd.DataFrame | str | Path, # results table (or its path)
-                  tolerance: float = 0.02, # "at random" means accuracy <= random + tolerance
+                  tolerance: float = CHANCE_MARGIN, # "at chance" means accuracy <= CHANCE + tolerance
                   metrics: Sequence[str] = ("mmlu_micro", "boolq"), # accuracies to locate the collapse of
-                  random_levels: Mapping[str, float] | None = None, # override RANDOM_LEVELS, e.g. {"boolq": 0.62}
                  ) -> pd.DataFrame:
-    "Per (family, strategy, healed): unpruned accuracy, the fraction where it falls to random, and the C4 loss slope."
+    "Per (family, strategy, healed): unpruned accuracy and its interval, the fraction where it is first at chance, the C4 loss slope."
     df = results_table(df)
     recs = []
     pruned = df[~_is_unpruned(df)]
@@ -674,12 +868,15 @@ def summary_table(df: pd.DataFrame | str | Path, # results table (or its path)
         fam_rows = df[df["family"] == fam]
         rec = dict(family=fam, L=int(g["L"].max()), strategy=strategy, healed=bool(healed), points=len(g))
         for m in metrics:
-            if m not in df: rec[f"{m}_unpruned"] = rec[f"{m}_random_frac"] = math.nan; continue
-            x, y = metric_curve(fam_rows, m, strategy, bool(healed), from_unpruned=True)
-            level = _random_level(df, m, random_levels)
+            if m not in df:
+                rec.update({f"{m}_unpruned": math.nan, f"{m}_unpruned_lo": math.nan, f"{m}_unpruned_hi": math.nan,
+                            f"{m}_chance_frac": math.nan}); continue
+            pts = curve_points(fam_rows, m, strategy, bool(healed), from_unpruned=True)
             rec[f"{m}_unpruned"] = unpruned_value(fam_rows, m, bool(healed))
-            hit = x[y <= level + tolerance]
-            rec[f"{m}_random_frac"] = float(hit.min()) if len(hit) else math.nan
+            base = pts[pts["n"] == 0]
+            rec[f"{m}_unpruned_lo"], rec[f"{m}_unpruned_hi"] = (float(base["lo"].iloc[0]), float(base["hi"].iloc[0])) if len(base) else (math.nan, math.nan)
+            hit = pts["frac"][at_chance(pts["value"], m, tolerance)]
+            rec[f"{m}_chance_frac"] = float(hit.min()) if len(hit) else math.nan
         if "boolq_majority" in df: rec["boolq_majority"] = majority_level(fam_rows)
         c = g.dropna(subset=["c4_loss_norm"]) if "c4_loss_norm" in g else g.iloc[:0]
         c = c.groupby("frac")["c4_loss_norm"].mean()

@@ -18,7 +18,7 @@ from layerprune.plots import (
     fig3_c4_loss_healing, fig4_distance_heatmap, fig5_metrics_vs_fraction, fig6_boolq_across_families,
     fig7_fewshot_ablation, fig8_seed_ablation, fig9_lora_rank_ablation, load_distance_matrix, normalized_distance_rows,
     optimal_block_starts, results_table, save_figure, summary_table, synthetic_ablations, synthetic_distances,
-    synthetic_results)
+    synthetic_results, wilson_interval)
 
 ROOT = Path(__file__).resolve().parents[1]
 L_HAND = 6
@@ -43,7 +43,7 @@ def planted_matrix(seed: int = 0) -> np.ndarray:
 
 
 def table(healed: bool = True) -> pd.DataFrame:
-    "A hand-built results table of one family, L = 4: MMLU crosses random (0.25) at frac 0.5 unhealed, 0.75 healed."
+    "A hand-built results table of one family, L = 4: MMLU is at chance (<= 0.27) from frac 0.5 unhealed, 0.75 healed."
     rows = [dict(strategy="none", n=0, healed=False, mmlu_micro=.60, boolq=.80, c4_loss_norm=.30)]
     acc = {False: [.50, .26, .24, .25], True: [.55, .40, .27, .25]}
     for h in ([False, True] if healed else [False]):
@@ -54,7 +54,19 @@ def table(healed: bool = True) -> pd.DataFrame:
             rows.append(dict(strategy="deepest", n=n, healed=h, mmlu_micro=.25, boolq=.5, c4_loss_norm=c4 + .1))
     df = pd.DataFrame(rows)
     df["family"], df["L"], df["frac"] = "toy", 4, df["n"] / 4
+    df["mmlu_n"], df["boolq_n"] = 80, 64
     return df
+
+
+def sparse_heals() -> pd.DataFrame:
+    "A family with L = 20: every n unhealed, healed only at n = 4, 5, 12 (a gap between 5 and 12)."
+    df = synthetic_results({"gap": 20})
+    return df[~df["healed"] | df["n"].isin([4, 5, 12])].reset_index(drop=True)
+
+
+def run_lines(ax, gid):
+    "The drawn lines of a curve kind ('healed', 'not healed'), markers-only artists excluded."
+    return [ln for ln in ax.get_lines() if ln.get_gid() == gid and ln.get_linestyle() != "None"]
 
 
 def ydata(ax, label):
@@ -100,23 +112,36 @@ def test_fig1c_draws_into_a_given_axes():
 
 def test_fig4_rows_normalized_masked_and_argmins_marked():
     M = planted_matrix()
-    H = normalized_distance_rows(M)
+    H = normalized_distance_rows(M, skip_first=False)
     assert H.shape == (L_HAND, L_HAND)
     for n in range(1, L_HAND + 1):
         valid = H[n - 1, : L_HAND - n + 1]
         assert np.isnan(H[n - 1, L_HAND - n + 1:]).all()
         if len(valid) > 1: assert valid.min() == 0 and valid.max() == 1
         assert np.argmin(valid) == PLANTED[n - 1]
-    np.testing.assert_allclose(normalized_distance_rows(M, normalize="max")[0, :L_HAND],
+    np.testing.assert_allclose(normalized_distance_rows(M, normalize="max", skip_first=False)[0, :L_HAND],
                                block_distances(M, 1) / block_distances(M, 1).max())
     fig = fig4_distance_heatmap(M)
     ax = fig.axes[0]
     assert list(ax.get_lines()[0].get_xdata()) == PLANTED
     assert list(ax.get_lines()[0].get_ydata()) == list(range(1, L_HAND + 1))
+    assert ax.get_lines()[0].get_linestyle() == "None"  # l*(n) as markers, not a zig-zag line
     image = ax.get_images()[0].get_array()
     assert image.mask.sum() == np.isnan(H).sum()
     with pytest.raises(ValueError, match="normalize"):
         normalized_distance_rows(M, normalize="zscore")
+
+
+def test_fig4_colour_scale_leaves_out_the_first_column():
+    M = planted_matrix()
+    M[0, 1:] = M[1:, 0] = 5.0  # x^0 far from everything, as the embedding is in real models
+    H = normalized_distance_rows(M)
+    for n in range(1, L_HAND - 1):  # rows with 2+ blocks at l >= 1
+        rest = H[n - 1, 1: L_HAND - n + 1]
+        assert rest.min() == 0 and rest.max() == 1  # the scale is set by l >= 1
+        assert H[n - 1, 0] > 1  # l = 0 drawn in the end colour
+    im = fig4_distance_heatmap(M).axes[0].get_images()[0]
+    assert im.get_clim() == (0.0, 1.0)
 
 
 def test_load_distance_matrix_reads_every_layout(tmp_path):
@@ -147,20 +172,44 @@ def test_load_distance_matrix_reads_distances_save(tmp_path):
 def test_fig5_panels_curves_and_reference_lines():
     fig = fig5_metrics_vs_fraction(table())
     assert len(fig.axes) == 3
-    for ax, metric, unpruned, random in zip(fig.axes, ("mmlu_micro", "boolq", "c4_loss_norm"), (.6, .8, .3), (.25, .5, 1.0)):
+    chance = ("chance", "chance", "uniform over vocabulary")
+    for ax, unpruned, level, name in zip(fig.axes, (.6, .8, .3), (.25, .5, 1.0), chance):
         labels = [ln.get_label() for ln in ax.get_lines()]
-        assert len(labels) == 4 + 2
         assert {"similarity-informed, healed", "similarity-informed, not healed", "deepest (baseline), healed",
-                "deepest (baseline), not healed"} <= set(labels)
+                "deepest (baseline), not healed", "unpruned", name} <= set(labels)
         np.testing.assert_allclose(ydata(ax, "unpruned")[0], unpruned)
-        np.testing.assert_allclose(ydata(ax, "random")[0], random)
+        np.testing.assert_allclose(ydata(ax, name)[0], level)
     mmlu = fig.axes[0]
-    (healed,) = [ln for ln in mmlu.get_lines() if ln.get_label() == "similarity-informed, healed"]
-    np.testing.assert_allclose(healed.get_xdata(), [0, .25, .5, .75, 1.0])  # starts at the unpruned model
-    np.testing.assert_allclose(healed.get_ydata(), [.60, .55, .40, .27, .25])
-    assert healed.get_linestyle() == "-"
+    (healed,) = ydata(mmlu, "similarity-informed, healed")
+    np.testing.assert_allclose(healed, [.55, .40, .27, .25])  # the healed points, hollow
+    (marker,) = [ln for ln in mmlu.get_lines() if ln.get_label() == "similarity-informed, healed"]
+    assert marker.get_linestyle() == "None" and marker.get_markerfacecolor() == "white"
     (unhealed,) = [ln for ln in mmlu.get_lines() if ln.get_label() == "similarity-informed, not healed"]
-    assert unhealed.get_linestyle() == ":"
+    np.testing.assert_allclose(unhealed.get_xdata(), [0, .25, .5, .75, 1.0])  # starts at the unpruned model
+    assert unhealed.get_linestyle() == "-"
+    band = [c for c in mmlu.collections if c.get_gid() == "not healed"][0]  # the 95% band of the first curve
+    lo, hi = wilson_interval([.6, .5, .26, .24, .25], 80)
+    np.testing.assert_allclose(band.get_paths()[0].vertices[:, 1].min(), lo.min(), atol=1e-9)
+    np.testing.assert_allclose(band.get_paths()[0].vertices[:, 1].max(), hi.max(), atol=1e-9)
+
+
+def test_fig5_axes_fixed_around_chance_unless_a_point_is_outside():
+    fig = fig5_metrics_vs_fraction(table())
+    assert [ax.get_ylim() for ax in fig.axes[:2]] == [(.2, .6), (.3, .8)]
+    wide = table(); wide.loc[0, "boolq"] = .93
+    assert fig5_metrics_vs_fraction(wide).axes[1].get_ylim() == (.3, .95)
+    assert plots.metric_ylim("mmlu_micro", [.12, .5]) == (.1, .6)
+
+
+def test_healed_points_are_not_joined_across_gaps():
+    df = sparse_heals()
+    for fig in (fig5_metrics_vs_fraction(df), fig2_mmlu_across_families(df), fig3_c4_loss_healing(df)):
+        healed = [ln for ax in fig.axes for ln in run_lines(ax, "healed")]
+        assert healed, "the adjacent heals at n = 4, 5 are joined"
+        for ln in healed:
+            assert np.round(np.asarray(ln.get_xdata()) * 20).tolist() == [4, 5]  # never 5 -> 12, never 0 -> 4
+    assert plots.healing_budget(df) == "100 steps"
+    assert "healed: 100 steps" in fig5_metrics_vs_fraction(df)._suptitle.get_text()
 
 
 def test_fig5_majority_class_line_only_on_boolq_when_recorded():
@@ -178,31 +227,62 @@ def test_fig5_needs_a_family_when_the_table_has_several():
         fig5_metrics_vs_fraction(df, "llama")
 
 
-def test_fig2_and_fig6_one_panel_per_family():
+def test_fig2_and_fig6_a_column_per_model_a_row_per_strategy():
     df = synthetic_results({"a": 8, "b": 12, "c": 16, "d": 20})
     fig = fig2_mmlu_across_families(df)
-    assert len(fig.axes) == 4
-    assert [ax.get_title() for ax in fig.axes] == ["a (L = 8)", "b (L = 12)", "c (L = 16)", "d (L = 20)"]
+    assert len(fig.axes) == 2 * 4
+    assert [ax.get_title() for ax in fig.axes[:4]] == [f"synthetic/{f} (L = {L})" for f, L in zip("abcd", (8, 12, 16, 20))]
+    assert fig.axes[0].get_ylabel().startswith("similarity-informed") and fig.axes[4].get_ylabel().startswith("deepest")
+    assert len({ax.get_xlim() for ax in fig.axes}) == 1 and len({ax.get_ylim() for ax in fig.axes}) == 1  # shared
+    assert fig.axes[0].get_ylim() == (.2, .6)
     for ax in fig.axes:
-        styles = sorted(ln.get_linestyle() for ln in ax.get_lines() if ln.get_label() not in ("unpruned", "random"))
-        assert styles == ["-", ":"]  # similarity only: healed solid, not healed dotted
-        np.testing.assert_allclose(ydata(ax, "random")[0], .25)
-    fig = fig6_boolq_across_families(df, include_deepest=True, groups={"small": ["a", "b"], "large": ["c", "d"]})
-    assert len(fig.axes) == 2
-    assert len(fig.axes[0].get_lines()) == 2 * 4 + 2 + 2  # 2 families x (2 strategies x healed/not), 2 unpruned, random, majority
-    np.testing.assert_allclose(ydata(fig.axes[0], "random")[0], .5)
+        np.testing.assert_allclose(ydata(ax, "chance")[0], .25)
+        assert len(run_lines(ax, "not healed")) == 1
+    fig = fig6_boolq_across_families(df, groups={"small": ["a", "b"], "large": ["c", "d"]})
+    assert len(fig.axes) == 2 * 2
+    assert len(run_lines(fig.axes[0], "not healed")) == 2  # both runs of the group, one colour each
+    np.testing.assert_allclose(ydata(fig.axes[0], "chance")[0], .5)
     np.testing.assert_allclose(ydata(fig.axes[0], "majority class")[0], .62)
     with pytest.raises(KeyError, match="not in the table"):
         fig2_mmlu_across_families(df, groups={"x": ["zzz"]})
 
 
+def test_runs_of_one_model_share_a_panel_in_colours_apart_from_the_reference_lines():
+    sub = synthetic_results({"m": 16}).assign(family="m", model="m", mmlu_n=80)
+    full = synthetic_results({"m": 16}, seed=1).assign(family="m-full", model="m", mmlu_n=14042)
+    df = pd.concat([sub, full], ignore_index=True)
+    assert plots.run_groups(df) == {"m": ["m-full", "m"]}  # the whole-test-set run first
+    fig = fig2_mmlu_across_families(df)
+    assert len(fig.axes) == 2  # one model, two strategies
+    colors = {ln.get_color() for ax in fig.axes for ln in run_lines(ax, "not healed")}
+    assert len(colors) == 2
+    reference = {plots.RANDOM_STYLE["color"], plots.MAJORITY_STYLE["color"], plots.UNPRUNED_STYLE["color"]}
+    assert not colors & reference and not set(plots.RUN_PALETTE) & {plots.COLORBLIND[6], plots.COLORBLIND[7]}
+    texts = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    assert texts[0].startswith("m-full, 14,042 questions") and texts[1].startswith("m, 80 questions")
+
+
 def test_fig3_before_and_after_healing():
     fig = fig3_c4_loss_healing(synthetic_results())
     assert [ax.get_title() for ax in fig.axes] == ["before healing", "after healing"]
+    assert fig._suptitle.get_text() == "similarity-informed block"  # the strategy drawn is named
+    assert fig.axes[0].get_xlim() == fig.axes[1].get_xlim()
     for ax in fig.axes:
-        assert sorted(ln.get_label() for ln in ax.get_lines()) == ["tiny-16", "tiny-24", "uniform over vocabulary"]
-    (healed,) = [ln for ln in fig3_c4_loss_healing(table()).axes[1].get_lines() if ln.get_label() == "toy"]
-    np.testing.assert_allclose(healed.get_ydata(), [.3, .4, .5, .6, .7])
+        assert {"tiny-16\nhealed: 100 steps", "tiny-24\nhealed: 100 steps", "uniform over vocabulary"} <= {
+            ln.get_label() for ln in ax.get_lines()}
+    (healed,) = [ln for ln in fig3_c4_loss_healing(table()).axes[1].get_lines() if ln.get_label().startswith("toy")]
+    np.testing.assert_allclose(healed.get_ydata(), [.4, .5, .6, .7])
+
+
+def test_fig3_one_exploded_point_is_clipped_and_marked():
+    df = table()
+    df.loc[(df.strategy == "similarity") & (df.n == 4) & ~df.healed, "c4_loss_norm"] = 6.0
+    before, after = fig3_c4_loss_healing(df).axes
+    assert before.get_ylim() == (0.0, plots.C4_CLIP)
+    (mark,) = [ln for ln in before.get_lines() if ln.get_gid() == "clipped"]
+    assert mark.get_xdata().tolist() == [1.0] and mark.get_ydata().tolist() == [plots.C4_CLIP]
+    assert any("above 2" in t.get_text() for t in before.texts)
+    assert after.get_ylim()[1] < 1.1  # the healed losses keep an axis of their own
 
 
 def test_ablation_figures():
@@ -280,23 +360,44 @@ def test_results_table_from_csv_and_parquet(tmp_path):
 
 def test_summary_table_on_a_hand_built_table():
     s = summary_table(table()).set_index(["strategy", "healed"])
-    assert s.loc[("similarity", False), "mmlu_micro_random_frac"] == .5  # .26 <= .25 + .02
-    assert s.loc[("similarity", True), "mmlu_micro_random_frac"] == .75  # .27
-    assert s.loc[("deepest", True), "mmlu_micro_random_frac"] == .25
-    assert s.loc[("similarity", True), "boolq_random_frac"] == 1.0  # boolq = .5 only at n = L
+    assert s.loc[("similarity", False), "mmlu_micro_chance_frac"] == .5  # .26 <= .25 + .02
+    assert s.loc[("similarity", True), "mmlu_micro_chance_frac"] == .75  # .27
+    assert s.loc[("deepest", True), "mmlu_micro_chance_frac"] == .25
+    assert s.loc[("similarity", True), "boolq_chance_frac"] == 1.0  # .575 at n = 3 is not within 2 points of a coin flip
     assert s.loc[("similarity", False), "mmlu_micro_unpruned"] == .6
     assert s.loc[("similarity", True), "c4_loss_norm_slope"] == pytest.approx(.4)  # .1 per layer = .4 per frac
     assert s.loc[("similarity", True), "points"] == 4
     strict = summary_table(table(), tolerance=0.0).set_index(["strategy", "healed"])
-    assert strict.loc[("similarity", False), "mmlu_micro_random_frac"] == .75  # .24
-    assert strict.loc[("similarity", True), "mmlu_micro_random_frac"] == 1.0
-    majority = summary_table(table(), random_levels={"boolq": .62}).set_index(["strategy", "healed"])
-    assert majority.loc[("similarity", True), "boolq_random_frac"] == .75  # .575 <= .64
+    assert strict.loc[("similarity", False), "mmlu_micro_chance_frac"] == .75  # .24
+    assert strict.loc[("similarity", True), "mmlu_micro_chance_frac"] == 1.0
+    lo, hi = wilson_interval(.6, 80)
+    assert s.loc[("similarity", False), "mmlu_micro_unpruned_lo"] == pytest.approx(lo)
+    assert s.loc[("similarity", False), "mmlu_micro_unpruned_hi"] == pytest.approx(hi)
+
+
+def test_one_chance_rule():
+    assert plots.CHANCE == {"mmlu_micro": .25, "mmlu_macro": .25, "boolq": .5} and plots.CHANCE_MARGIN == .02
+    assert plots.at_chance([.27, .271], "mmlu_micro").tolist() == [True, False]
+    assert plots.at_chance([.52, .521, .62], "boolq").tolist() == [True, False, False]  # a coin flip, not the majority
+    rule = plots.chance_rule()
+    assert "MMLU <= 27%" in rule and "BoolQ <= 52%" in rule
+
+
+def test_wilson_interval_known_values():
+    lo, hi = wilson_interval(.5, 100)
+    assert (lo, hi) == (pytest.approx(.40383, abs=1e-5), pytest.approx(.59617, abs=1e-5))
+    lo, hi = wilson_interval([0, .2, 1], [10, 20, 10])  # 0/10, 4/20, 10/10
+    np.testing.assert_allclose(lo, [0, .0807, .7225], atol=1e-4)  # the 4-decimal textbook values
+    np.testing.assert_allclose(hi, [.2775, .4160, 1], atol=1e-4)
+    p, n = .3, 400  # for large n it approaches p +- 1.96 se
+    lo, hi = wilson_interval(p, n)
+    assert (hi - lo) / 2 == pytest.approx(1.96 * np.sqrt(p * (1 - p) / n), rel=0.01)
+    assert np.isnan(wilson_interval(.5, 0)[0]) and np.isnan(wilson_interval(.5, np.nan)[1])
 
 
 def test_summary_table_never_random_is_nan():
     df = table().assign(mmlu_micro=.6)
-    assert summary_table(df)["mmlu_micro_random_frac"].isna().all()
+    assert summary_table(df)["mmlu_micro_chance_frac"].isna().all()
 
 
 # --- isolation -------------------------------------------------------------------------------------
