@@ -14,6 +14,7 @@ Writes OUT/payoff.json and OUT/payoff.png/.pdf: time per token and memory relati
 removed, with the paper's claim (both fall linearly: 1 - n/L) as a line through the 0% point.
 
     python bench/payoff.py --model $LAYERPRUNE_HOME/models/qwen2.5-coder-1.5b --tokenizer TOK --out OUT
+    python bench/payoff.py --shape SHAPE_DIR --tokenizer TOK --out OUT   # a checkpoint's shape (config.json), random weights
     python bench/payoff.py --model TINY_CKPT --tokenizer TOK --out OUT --tiny --device cpu --prefill-len 64 \\
         --context 128 --prompt-len 16 --new-tokens 4 --batch 4                                    # CPU check
 """
@@ -32,14 +33,16 @@ def kv_cache_bytes(config, tokens: int, batch: int = 1, bytes_per: int = 2) -> i
     return 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * tokens * batch * bytes_per
 
 
-def decode_rate(model, batch: int, prompt_len: int, new: int, vocab: int, device, **gen) -> dict:
-    "Decode tokens/s of `generate`: (batch x (new - 1)) / (t(new) - t(1))."
+def decode_rate(model, batch: int, prompt_len: int, new: int, vocab: int, device, repeats: int = 3, **gen) -> dict:
+    """Decode tokens/s of `generate`: (batch x (new - 1)) / (t(new) - t(1)), each time the median of `repeats` runs
+    after a warm-up of both lengths (the first `generate` calls of a fresh model pay one-off costs)."""
     ids = torch.randint(3, vocab, (batch, prompt_len), generator=torch.Generator().manual_seed(1)).to(device)
     kw = dict(do_sample=False, pad_token_id=0, attention_mask=torch.ones_like(ids), **gen)
     run = lambda n: C.timed(lambda: model.generate(ids, max_new_tokens=n, min_new_tokens=n, **kw))[1]
-    run(2)  # warm-up
-    t1, tn = run(1), run(new)
-    return dict(batch=batch, new_tokens=new, seconds=tn, seconds_one_token=t1,
+    run(1); run(new)  # warm-up
+    t1 = statistics.median(run(1) for _ in range(repeats))
+    tn = statistics.median(run(new) for _ in range(repeats))
+    return dict(batch=batch, new_tokens=new, seconds=tn, seconds_one_token=t1, repeats=repeats,
                 tokens_per_s=round(batch * (new - 1) / max(tn - t1, 1e-9), 1))
 
 
@@ -53,10 +56,10 @@ def measure(model, args, device) -> dict:
     prefill = dict(tokens=args.prefill_len, seconds=statistics.median(ts), tokens_per_s=round(args.prefill_len / statistics.median(ts), 1))
     decode = {}
     for b in (1, args.batch):
-        decode[f"batch{b}"] = d = decode_rate(model, b, args.prompt_len, args.new_tokens, vocab, device)
+        decode[f"batch{b}"] = d = decode_rate(model, b, args.prompt_len, args.new_tokens, vocab, device, args.repeats)
         if args.static:
             try:
-                s = decode_rate(model, b, args.prompt_len, args.new_tokens, vocab, device, cache_implementation="static")
+                s = decode_rate(model, b, args.prompt_len, args.new_tokens, vocab, device, args.repeats, cache_implementation="static")
                 d["static"] = s
                 if s["tokens_per_s"] > d["tokens_per_s"]: d["best"] = "static"
             except Exception as e: d["static"] = dict(error=f"{type(e).__name__}: {str(e)[:200]}")
@@ -127,7 +130,9 @@ def plot(rows: list[dict], path: Path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", required=True, help="checkpoint directory (e.g. qwen2.5-coder-1.5b)")
+    ap.add_argument("--model", default="", help="checkpoint directory (e.g. qwen2.5-coder-1.5b); '' to skip")
+    ap.add_argument("--shape", default="", help="a folder with a checkpoint's config.json: that shape with random weights "
+                    "(time and memory do not depend on the weights' values)")
     ap.add_argument("--tokenizer", required=True, help="SmolLM2 tokenizer folder, for the random Llama-2-7B")
     ap.add_argument("--out", required=True)
     ap.add_argument("--random", default="llama-2-7b", help="paper shape to build at random ('' to skip)")
@@ -151,10 +156,16 @@ def main(argv=None):
     fracs = [float(f) for f in args.fracs.split(",")]
     cdt = torch.bfloat16
     rows = []
-    ckpt = lambda q: load_model(args.model, dtype=cdt, device_map={"": str(device)}, attn_implementation="sdpa",
-                                load_in_4bit=q == "nf4", compute_dtype=cdt)
     from layerprune.models import load_config
-    rows += sweep(Path(args.model).name, ckpt, load_config(args.model).num_hidden_layers, fracs, args, device)
+    if args.model:
+        ckpt = lambda q: load_model(args.model, dtype=cdt, device_map={"": str(device)}, attn_implementation="sdpa",
+                                    load_in_4bit=q == "nf4", compute_dtype=cdt)
+        rows += sweep(Path(args.model).name, ckpt, load_config(args.model).num_hidden_layers, fracs, args, device)
+    if args.shape:
+        scfg = load_config(args.shape)
+        scfg._attn_implementation = "sdpa"
+        shaped = lambda q: random_model(scfg, str(device), cdt, seed=0, load_in_4bit=q == "nf4")
+        rows += sweep(f"{Path(args.shape).name} (random weights)", shaped, scfg.num_hidden_layers, fracs, args, device)
     if args.random:
         cfg = C.random_config(args.random, load_tokenizer(args.tokenizer), args.tiny)
         cfg._attn_implementation = "sdpa"
