@@ -273,6 +273,7 @@ def random_model(config: PretrainedConfig, # e.g. `paper_config("llama-2-70b", v
     devices = {str(_map_device(k, dm)) for k in dm}
     if len(devices) > 1:
         from accelerate import dispatch_model
-        dispatch_model(model, {k: (v if isinstance(v, (int, str)) else str(v)) for k, v in dm.items()})
+        dispatch_model(model, {k: (v if isinstance(v, (int, str)) else str(v)) for k, v in dm.items()},
+                       skip_keys=model._skip_keys_device_placement)  # as from_pretrained: the KV cache stays put
     model.hf_device_map = dict(dm)
     return model.eval()

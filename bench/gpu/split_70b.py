@@ -32,7 +32,7 @@ def one_split(cfg, first: int, devices, dtype, args, data) -> tuple[dict, dict]:
     model, t_build = C.timed(lambda: random_model(cfg, dm, dtype, seed=args.seed))
     if force and not hasattr(model, "_hf_hook"):
         from accelerate import dispatch_model
-        dispatch_model(model, dm, force_hooks=True)
+        dispatch_model(model, dm, force_hooks=True, skip_keys=model._skip_keys_device_placement)
     devs = [str(d) for d in DP.layer_devices(model)]
     mem_weights = C.memory()
     dist, t_dist = C.timed(lambda: angular_distances(model, data["dist_batches"], progress=False))
