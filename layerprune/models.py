@@ -15,8 +15,8 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 # %% auto #0
 __all__ = ['ARCHITECTURES', 'PAPER_CONFIGS', 'ArchSpec', 'UnsupportedArchitectureError', 'arch_spec', 'get_submodule',
            'get_layers', 'set_layers', 'get_final_norm', 'num_layers', 'mlp_module_names', 'tiny_config', 'tiny_model',
-           'tiny_checkpoint', 'nf4_config', 'load_config', 'load_model', 'load_tokenizer', 'paper_config',
-           'random_model']
+           'tiny_checkpoint', 'nf4_config', 'load_config', 'load_model', 'load_tokenizer', 'cpu_flags',
+           'native_bf16_cpu', 'default_dtype', 'machine_class', 'paper_config', 'random_model']
 
 # %% ../nbs/00_models.ipynb #d77daf78
 @dataclass(frozen=True)
@@ -186,6 +186,35 @@ def load_tokenizer(src: str | Path, # hub id, local directory or `.gguf` path
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     tok.padding_side = padding_side
     return tok
+
+# %% ../nbs/00_models.ipynb #be35532d
+def cpu_flags() -> set[str]:
+    "The CPU feature flags of /proc/cpuinfo (empty where there is none, e.g. macOS)."
+    try: text = Path("/proc/cpuinfo").read_text()
+    except OSError: return set()
+    return {f for line in text.splitlines() if line.startswith("flags") for f in line.partition(":")[2].split()}
+
+def native_bf16_cpu(capability: str | None = None, # `torch.backends.cpu.get_cpu_capability()`; None: this CPU's
+                    flags: set[str] | None = None, # /proc/cpuinfo flags; None: this CPU's
+                   ) -> bool:
+    "Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), not by emulation."
+    cap = (capability if capability is not None else torch.backends.cpu.get_cpu_capability()).upper()
+    flags = cpu_flags() if flags is None else flags
+    return "BF16" in cap or "AMX" in cap or bool(flags & {"avx512_bf16", "amx_bf16"})
+
+def default_dtype(device: str | torch.device = "cpu", # where the model runs
+                  native_bf16: bool | None = None, # override the CPU check (tests); None: `native_bf16_cpu()`
+                 ) -> str:
+    "The evaluation dtype for `device`: bfloat16 on a GPU or a CPU with native bfloat16, else float32."
+    if torch.device(device).type != "cpu": return "bfloat16"
+    return "bfloat16" if (native_bf16_cpu() if native_bf16 is None else native_bf16) else "float32"
+
+def machine_class(device: str | torch.device = "cpu") -> str:
+    "The kind of hardware a run computed on, e.g. `cpu AVX2` or `cuda NVIDIA H100 80GB HBM3`."
+    d = torch.device(device)
+    if d.type == "cuda": return f"cuda {torch.cuda.get_device_name(d)}"
+    if d.type == "cpu": return f"cpu {torch.backends.cpu.get_cpu_capability()}"
+    return d.type
 
 # %% ../nbs/00_models.ipynb #1da31560
 _LLAMA2 = dict(model_type="llama", rms_norm_eps=1e-5, rope_theta=1e4, max_position_embeddings=4096,

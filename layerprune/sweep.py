@@ -16,6 +16,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .models import get_layers, set_layers, get_final_norm, num_layers, load_model, load_tokenizer, load_config
+from .models import default_dtype, machine_class
+from .progress import Reporter
+from .check import encode_predictions
 from .similarity import Distances, angular_distances, block_start
 from .surgery import prune_block
 from . import eval as ev
@@ -232,13 +235,13 @@ PROFILES: dict[str, dict] = {
                 mmlu_subjects=("high_school_geography", "high_school_government_and_politics", "high_school_psychology",
                                "marketing", "miscellaneous", "sociology", "us_foreign_policy", "world_religions"),
                 mmlu_limit=10, mmlu_k=5, boolq_limit=64, c4_blocks=8, c4_len=256, distance_docs=64, distance_len=256,
-                heal_profile="cpu", heal_overrides=dict(quantize=None, steps=15), dtype="bfloat16", batch_tokens=8192),
+                heal_profile="cpu", heal_overrides=dict(quantize=None, steps=15), dtype="auto", batch_tokens=8192),
     "gpu": dict(ns=None, heal_ns=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6), mmlu_subjects=None, mmlu_limit=20, mmlu_k=5,
                 boolq_limit=1000, c4_blocks=64, c4_len=1024, distance_docs=200, distance_len=1024,
-                heal_profile="gpu", heal_overrides={}, dtype="bfloat16", batch_tokens=32768),
+                heal_profile="gpu", heal_overrides={}, dtype="auto", batch_tokens=32768),
     "full": dict(ns=None, heal_ns=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6), mmlu_subjects=None, mmlu_limit=None, mmlu_k=5,
                  boolq_limit=None, c4_blocks=128, c4_len=2048, distance_docs=None, distance_len=2048,
-                 heal_profile="paper", heal_overrides={}, dtype="bfloat16", batch_tokens=65536),
+                 heal_profile="paper", heal_overrides={}, dtype="auto", batch_tokens=65536),
 }
 
 @dataclass
@@ -261,7 +264,7 @@ class SweepConfig:
     distance_len: int | None = None  # tokens per document for the distances
     heal_profile: str | None = None  # `healing.heal_config` profile
     heal_overrides: dict | None = None  # HealConfig fields to replace
-    dtype: str | None = None  # evaluation dtype
+    dtype: str | None = None  # evaluation dtype; "auto": `models.default_dtype` of the device, resolved once here
     batch_tokens: int | None = None  # most tokens per forward pass
     device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
     data_dir: str | None = None  # a folder with mmlu/ boolq/ c4/ (else $LAYERPRUNE_DATA, the cache, the hub)
@@ -280,6 +283,7 @@ class SweepConfig:
         if bad or not self.strategies: raise ValueError(f"Unknown strategies {sorted(bad)}: choose from {STRATEGIES}.")
         if self.family is None: self.family = Path(str(self.model)).name.lower()
         if self.out_dir is None: self.out_dir = str(Path("figures") / self.family)
+        if self.dtype == "auto": self.dtype = default_dtype(cfg_device(self))  # what settings record and resume compares
 
 def layer_counts(spec: Sequence | None, # ints (layers) or fractions of L in (0, 1); None: all
                  L: int, # layers of the model
@@ -343,7 +347,8 @@ def _row(cfg: SweepConfig, L: int, strategy: str, n: int, start: int, healed: bo
                 boolq_n=len(boolq.labels), c4_blocks=len(c4_block_losses), c4_len=cfg.c4_len,
                 eval_text="c4 validation, role 'loss'", profile=cfg.profile, seed=cfg.seed,
                 timestamp=time.strftime("%Y-%m-%dT%H:%M:%S"), settings=json.dumps(asdict(cfg), default=str),
-                heal_steps=0, heal_tokens=0, heal_text="")
+                heal_steps=0, heal_tokens=0, heal_text="", dtype=cfg.dtype, machine=machine_class(cfg_device(cfg)),
+                mmlu_pred=encode_predictions(mmlu.predictions), boolq_pred=encode_predictions(boolq.predictions))
     return {**row, **extra}
 
 # %% ../nbs/06_sweep.ipynb #cafcf559
@@ -369,12 +374,16 @@ def c4_batch_size(cfg: SweepConfig, model) -> int:
     return max(1, min(cfg.batch_tokens // cfg.c4_len, 2**29 // (cfg.c4_len * V)))
 
 def sweep_unhealed(model, items_mmlu, items_boolq, blocks, plan: dict[str, Variant | None], store: ResultsStore,
-                   cfg: SweepConfig, L: int, vocab: int) -> None:
+                   cfg: SweepConfig, L: int, vocab: int, report: Reporter | None = None) -> None:
     "Evaluate every planned unhealed point not yet in `store` (plan: key -> (start, n), None for the unpruned model)."
+    report = report or Reporter(None)
     todo = {k: v for k, v in plan.items() if not store.done(k)}
     variants = sorted({v for v in todo.values() if v is not None})
     groups = [variants[i:i + cfg.variants_per_pass] for i in range(0, len(variants), cfg.variants_per_pass)] or [[]]
-    for group in groups:
+    report.steps("point", len(todo))
+    for gi, group in enumerate(groups):
+        report.stage("scoring", f"the full model and {len(group)} pruned variants (pass {gi + 1}/{len(groups)}): "
+                                f"MMLU {len(items_mmlu)}, BoolQ {len(items_boolq)}, C4 {len(blocks)} blocks")
         t0 = time.perf_counter()
         mm, bq, c4 = _score_variants(model, items_mmlu, items_boolq, blocks, group, cfg)
         secs = (time.perf_counter() - t0) / (len(group) + 1)
@@ -386,6 +395,7 @@ def sweep_unhealed(model, items_mmlu, items_boolq, blocks, plan: dict[str, Varia
             store.add(key, _row(cfg, L, strategy, n, start, False,
                                 ev.mmlu_result(items_mmlu, mm[v], cfg.mmlu_k), ev.boolq_result(items_boolq, bq[v]),
                                 c4[v], vocab, seconds=round(secs, 2), scorer="shared-prefix" if cfg.fast else "per-variant"))
+            report.step("point", f"{strategy} n={n}" + (f" (layers {start}-{start + n - 1})" if n else ""))
 
 # %% ../nbs/06_sweep.ipynb #2ace7cb3
 def sweep_heal_config(cfg: SweepConfig) -> "HealConfig":
@@ -432,12 +442,16 @@ def check_settings(store: ResultsStore, # the run folder's finished points
 
 
 # %% ../nbs/06_sweep.ipynb #acaec8e4
-def run_sweep(cfg: SweepConfig) -> pd.DataFrame:
+def run_sweep(cfg: SweepConfig, # the run's settings
+              report: Reporter | None = None, # stage lines for a person (e.g. `Reporter("progress.log")`); None: silent
+             ) -> pd.DataFrame:
     "Run (or finish) the sweep of `cfg` and return its results table."
+    report = report or Reporter(None)
     from layerprune.zoo import resolve_model
     out = Path(cfg.out_dir); out.mkdir(parents=True, exist_ok=True)
     store = ResultsStore(out)
     check_settings(store, cfg)
+    report.stage("data", "MMLU, BoolQ, C4")
     data = load_sweep_data(cfg)
     dist_path = out / "distances.npz"
     src = None if dist_path.exists() else resolve_model(cfg.model)  # a finished run needs no model
@@ -446,13 +460,17 @@ def run_sweep(cfg: SweepConfig) -> pd.DataFrame:
     heal_ns = [n for n in layer_counts(cfg.heal_ns, L, "heal_ns")] if cfg.heal_ns else []
     keys = [ResultsStore.key("none", 0, False)]
     keys += [ResultsStore.key(s, n, h) for s in cfg.strategies for n in ns for h in (False, True) if not h or n in heal_ns]
-    if all(store.done(k) for k in keys): return store.table()  # a redraw: config.json stays that of the computing run
+    if all(store.done(k) for k in keys):  # a redraw: config.json stays that of the computing run
+        report.stage("points", f"all {len(keys)} already in {out}: nothing to compute")
+        return store.table()
     atomic_write_text(out / "config.json", json.dumps(asdict(cfg), indent=1, default=str))
 
     src = src or resolve_model(cfg.model)
     device = cfg_device(cfg)
+    report.stage("model", f"{cfg.model}, {cfg.dtype} on {machine_class(device)}")
     model = load_model(src, dtype=getattr(torch, cfg.dtype), device_map=str(device) if device.type == "cuda" else None)
     tok = load_tokenizer(src)
+    if not dist_path.exists(): report.stage("distances", f"{len(data.c4['distances'])} documents x {cfg.distance_len} tokens")
     dist = run_distances(model, tok, data.c4["distances"], cfg, dist_path)
     from layerprune.data import token_blocks
     blocks = token_blocks(data.c4["loss"], tok, cfg.c4_blocks, cfg.c4_len, seed=cfg.seed)
@@ -464,14 +482,16 @@ def run_sweep(cfg: SweepConfig) -> pd.DataFrame:
 
     plan = {ResultsStore.key("none", 0, False): None}
     plan.update({ResultsStore.key(s, n, False): (starts[s, n], n) for s, n in starts})
-    sweep_unhealed(model, items_mmlu, items_boolq, blocks, plan, store, cfg, L, vocab)
+    sweep_unhealed(model, items_mmlu, items_boolq, blocks, plan, store, cfg, L, vocab, report)
 
+    report.steps("heal", sum(not store.done(ResultsStore.key(s, n, True)) for n in heal_ns for s in cfg.strategies))
     for n in heal_ns:
         for s in cfg.strategies:
             key = ResultsStore.key(s, n, True)
             if store.done(key): continue
             t0 = time.perf_counter()
             start = starts[s, n]
+            report.stage("heal", f"{s} n={n} (layers {start}-{start + n - 1}): LoRA training, then MMLU, BoolQ, C4")
             healed, meta, hc = heal_point(model, tok, start, n, data, blocks, cfg, out / "work" / key, s)
             mm = ev.prefix_candidate_logits(healed, items_mmlu, cfg.batch_tokens, progress=cfg.progress, desc="MMLU healed")
             bq = ev.candidate_logits(healed, items_boolq, cfg.batch_tokens, progress=cfg.progress, desc="BoolQ healed")
@@ -484,4 +504,5 @@ def run_sweep(cfg: SweepConfig) -> pd.DataFrame:
                                 heal_rank=hc.rank, heal_lr=hc.lr, heal_quantize=str(hc.quantize),
                                 heal_loss_before=meta.get("val_loss_before"), heal_loss_after=meta.get("val_loss_after")))
             del healed
+            report.step("heal", f"{s} n={n}: healed C4 loss {c4.loss:.3f}")
     return store.table()

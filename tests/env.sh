@@ -13,8 +13,4 @@ if ! python -c "import layerprune, nbdev, torch" 2>/dev/null || [ "${LAYERPRUNE_
   python -m pip install -q "torch==2.13.0" || python -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
   python -m pip install -q -e "$root[dev,hub]"
 fi
-# Real data for tests: the shared copies beside the checkout (CI and development machines).
-if [ -z "${LAYERPRUNE_DATA:-}" ] && [ -d "$root/../shared/data" ]; then
-  export LAYERPRUNE_DATA="$(cd "$root/../shared/data" && pwd)"
-fi
 export TOKENIZERS_PARALLELISM=false

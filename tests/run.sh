@@ -3,6 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/env.sh
+# Real data: the shared copy beside the checkout on development machines and CI; with
+# LAYERPRUNE_HIDE_SHARED=1 (a newcomer's machine) the tests fetch it as the main job does
+# (`layerprune data fetch`: registry wheels into ~/.cache/layerprune), see tests/conftest.py.
+if [ -z "${LAYERPRUNE_DATA:-}" ] && [ -d ../shared/data ] && [ "${LAYERPRUNE_HIDE_SHARED:-0}" != 1 ]; then
+  export LAYERPRUNE_DATA="$(cd ../shared/data && pwd)"
+fi
 echo "== nbdev-export: the package must be exactly what the notebooks export"
 nbdev-export
 if [ -n "$(git status --porcelain -- layerprune)" ]; then

