@@ -26,9 +26,8 @@ from . import eval as ev
 # %% auto #0
 __all__ = ['Variant', 'STRATEGIES', 'PROFILES', 'suffix_view', 'capture_layer_inputs', 'variant_outputs',
            'variants_candidate_logits', 'variants_c4_losses', 'variants_prefix_candidate_logits', 'atomic_write_text',
-           'ResultsStore', 'SweepConfig', 'layer_counts', 'SweepData', 'load_sweep_data', 'run_distances',
-           'c4_batch_size', 'sweep_unhealed', 'sweep_heal_config', 'heal_point', 'cfg_device', 'check_settings',
-           'run_sweep']
+           'ResultsStore', 'cfg_device', 'SweepConfig', 'layer_counts', 'SweepData', 'load_sweep_data', 'run_distances',
+           'c4_batch_size', 'sweep_unhealed', 'sweep_heal_config', 'heal_point', 'check_settings', 'run_sweep']
 
 # %% ../nbs/06_sweep.ipynb #f3d32bf6
 class _Skip(nn.Module):
@@ -244,6 +243,11 @@ PROFILES: dict[str, dict] = {
                  heal_profile="paper", heal_overrides={}, dtype="auto", batch_tokens=65536),
 }
 
+def cfg_device(cfg: SweepConfig) -> torch.device:
+    "The torch device of a run."
+    if cfg.device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(cfg.device)
+
 @dataclass
 class SweepConfig:
     "Every setting of one sweep run; `None` fields take the profile's value."
@@ -415,11 +419,6 @@ def heal_point(model, tokenizer, start: int, n: int, data: SweepData, blocks: to
                eval_source=dict(source=data.sources.get("c4", "c4"), split="validation", role="loss"),
                progress=cfg.progress, device=cfg_device(cfg))
     return res.model, res.metadata, hc
-
-def cfg_device(cfg: SweepConfig) -> torch.device:
-    "The torch device of a run."
-    if cfg.device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(cfg.device)
 
 # %% ../nbs/06_sweep.ipynb #ed816169
 _RESULT_FIELDS = ("model", "mmlu_subjects", "mmlu_limit", "mmlu_k", "boolq_limit", "c4_blocks", "c4_len", "distance_docs",
