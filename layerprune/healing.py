@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_healing.ipynb #83a7c84f
 from __future__ import annotations
-import contextlib, copy, csv, gc, hashlib, json, os, platform, random, shutil, tempfile, time, warnings
+import contextlib, copy, csv, gc, hashlib, json, os, platform, random, shutil, signal, tempfile, time, warnings
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -23,6 +23,7 @@ from peft import prepare_model_for_kbit_training
 
 from .models import get_final_norm, get_layers, load_model, load_tokenizer, mlp_module_names, num_layers
 from .data import packed_blocks
+from .files import DamagedFileError, atomic_dir, atomic_path, atomic_write_text, lock_folder
 
 # %% auto #0
 __all__ = ['PAPER_HEALING', 'ZOO_HEALING', 'HealConfig', 'family_key', 'heal_config', 'pack_documents', 'check_disjoint',
@@ -87,7 +88,7 @@ class HealConfig:
     deterministic: bool = True  # deterministic torch algorithms during the run (paper: enable_full_determinism)
     gradient_checkpointing: bool = False  # trade compute for activation memory (large models, long sequences)
     aux_weight: float = 0.0  # weight of the residual-matching loss of eq. 8's footnote; 0 = off
-    checkpoint_every: int = 0  # write a resumable checkpoint every k steps; 0 = only when stopped early
+    checkpoint_every: int | None = None  # resumable checkpoint every k steps (with out_dir); None = about every 5% of steps; 0 = only when stopped early or on SIGTERM
 
     def __post_init__(self):
         if self.target_modules is not None: self.target_modules = tuple(self.target_modules)
@@ -100,11 +101,17 @@ class HealConfig:
             raise ValueError(f"warmup_steps {self.warmup_steps} must lie in [0, steps={self.steps}].")
         if self.quantize not in (None, "nf4"):
             raise ValueError(f"quantize={self.quantize!r}: use 'nf4' (QLoRA) or None (full-precision LoRA).")
-        if self.checkpoint_every < 0 or self.aux_weight < 0 or self.lr <= 0:
-            raise ValueError("checkpoint_every and aux_weight must be >= 0 and lr > 0.")
+        if not self.lr > 0: raise ValueError(f"HealConfig.lr must be > 0, got {self.lr}.")
+        for name in ("checkpoint_every", "aux_weight"):
+            if (getattr(self, name) or 0) < 0: raise ValueError(f"HealConfig.{name} must be >= 0, got {getattr(self, name)}.")
 
     @property
     def accumulation(self) -> int: return self.global_batch // self.micro_batch
+
+    @property
+    def checkpoint_interval(self) -> int:
+        "Steps between checkpoints (0: none on a schedule): `checkpoint_every`, or about 5% of `steps` when it is None."
+        return max(1, self.steps // 20) if self.checkpoint_every is None else self.checkpoint_every
 
     @property
     def lora_alpha(self) -> float: return self.rank if self.alpha is None else self.alpha
@@ -356,19 +363,20 @@ def latest_checkpoint(out_dir: str | Path) -> Path | None:
 
 def save_checkpoint(out_dir: str | Path, step: int, state: dict) -> Path:
     "Write `state` as `out_dir/checkpoint-<step>/state.pt` atomically; remove older checkpoints."
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    final, tmp = out_dir / f"{_CKPT_PREFIX}{step:07d}", out_dir / f".tmp-{_CKPT_PREFIX}{step:07d}"
-    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
-    torch.save(state, tmp / "state.pt")
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    out_dir = Path(out_dir)
+    final = out_dir / f"{_CKPT_PREFIX}{step:07d}"
+    with atomic_dir(final) as tmp: torch.save(state, tmp / "state.pt")
     for old in Path(out_dir).glob(f"{_CKPT_PREFIX}*"):
         if old != final: shutil.rmtree(old)
     return final
 
 def load_checkpoint(path: str | Path) -> dict:
-    "The state dict saved by `save_checkpoint` (our own file: unpickled in full)."
-    return torch.load(Path(path) / "state.pt", weights_only=False, map_location="cpu")
+    "The state dict saved by `save_checkpoint` (our own file: unpickled in full); a damaged one raises `DamagedFileError`."
+    try: return torch.load(Path(path) / "state.pt", weights_only=False, map_location="cpu")
+    except FileNotFoundError: raise
+    except Exception as e:
+        raise DamagedFileError(Path(path) / "state.pt", f"{type(e).__name__}: {e}",
+                               f"delete {Path(path).name} to resume from an earlier point (or step 0)") from None
 
 # %% ../nbs/05_healing.ipynb #05a97c6a
 @dataclass
@@ -380,6 +388,22 @@ class HealResult:
     out_dir: Path | None = None  # output folder, if one was given
 
 _LOG_FIELDS = ["step", "loss", "lr", "tokens", "seconds", "grad_norm", "aux_loss"]
+
+def _write_log(path: Path, log: list[dict]) -> None:
+    "Rewrite the whole log.csv atomically (at the start, at each checkpoint, at the end; rows are appended in between)."
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, _LOG_FIELDS); w.writeheader(); w.writerows(log)
+
+@contextlib.contextmanager
+def _on_sigterm(active: bool): # install the handler (main thread, a run with an out_dir)
+    "A dict whose 'hit' turns True when SIGTERM arrives: the loop then checkpoints and `heal` exits with status 143."
+    import threading
+    flag = dict(hit=False)
+    if not active or threading.current_thread() is not threading.main_thread(): yield flag; return
+    def note(signum, frame): flag["hit"] = True
+    prev = signal.signal(signal.SIGTERM, note)
+    try: yield flag
+    finally: signal.signal(signal.SIGTERM, prev)
 _TRAJECTORY_FIELDS = [f.name for f in fields(HealConfig) if f.name not in ("checkpoint_every",)]
 
 def _versions() -> dict:
@@ -586,7 +610,9 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
     if device.type == "cuda": torch.cuda.reset_peak_memory_stats(device)
     cdtype = _compute_dtype(config, device)
 
-    with tempfile.TemporaryDirectory(prefix="layerprune-heal-") as tmp, _seeded(config.seed, config.deterministic):
+    writes = out_dir is not None and is_main
+    with (lock_folder(out_dir, "heal") if writes else contextlib.nullcontext(), _on_sigterm(out_dir is not None) as term,
+          tempfile.TemporaryDirectory(prefix="layerprune-heal-") as tmp, _seeded(config.seed, config.deterministic)):
         base, base_src = _prepare(model, config, device, Path(tmp), load_kwargs)
         vocab = base.config.vocab_size
         if int(train_blocks.max()) >= vocab or (eval_blocks is not None and int(eval_blocks.max()) >= vocab):
@@ -631,10 +657,7 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
                                                   backoff, retried("validation before"))
 
         log_path = out_dir / "log.csv" if out_dir is not None and is_main else None
-        if log_path is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            with open(log_path, "w", newline="") as f:
-                w = csv.DictWriter(f, _LOG_FIELDS); w.writeheader(); w.writerows(log)
+        if log_path is not None: _write_log(log_path, log)
 
         def state(step, pos, train_seconds):
             wall = prior["wall_seconds"] + time.perf_counter() - t_wall
@@ -672,10 +695,11 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
                 with open(log_path, "a", newline="") as f: csv.DictWriter(f, _LOG_FIELDS).writerow(row)
             bar.update(1); bar.set_postfix(loss=f"{row['loss']:.4f}", tok_s=f"{config.global_batch * config.seq_len / dt:,.0f}")
             if callback is not None: callback(step, row)
-            stopped = stop_after is not None and step >= stop_after and step < config.steps
-            if (config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps) or stopped:
+            stopped = ((stop_after is not None and step >= stop_after) or term["hit"]) and step < config.steps
+            every = config.checkpoint_interval if out_dir is not None else 0
+            if (every and step % every == 0 and step < config.steps) or stopped:
                 st = state(step, pos, train_seconds)
-                if is_main: save_checkpoint(out_dir, step, st)
+                if is_main: save_checkpoint(out_dir, step, st); _write_log(log_path, log)
                 if n_proc > 1: accelerator.wait_for_everyone()
             if stopped: break
         bar.close()
@@ -689,12 +713,12 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
         adapter_dir = merged_dir = None
         if completed and out_dir is not None and is_main:
             adapter_dir = out_dir / "adapter"
-            pm.save_pretrained(adapter_dir)
+            with atomic_dir(adapter_dir) as t: pm.save_pretrained(t)
             if merge:
                 merged_dir = out_dir / "merged"
                 if base_src is not None: merge_adapter(base_src, adapter_dir, merged_dir, dtype=config.dtype)
                 elif config.quantize is None:
-                    copy.deepcopy(pm).merge_and_unload().save_pretrained(merged_dir)
+                    with atomic_dir(merged_dir) as t: copy.deepcopy(pm).merge_and_unload().save_pretrained(t)
                 else:
                     raise ValueError("Cannot merge: the 4-bit model has no full-precision source directory; call merge_adapter(base_dir, adapter_dir, out).")
                 if tokenizer is not None and hasattr(tokenizer, "save_pretrained"): tokenizer.save_pretrained(merged_dir)
@@ -719,10 +743,15 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
             adapter_dir=str(adapter_dir) if adapter_dir else None, merged_dir=str(merged_dir) if merged_dir else None,
             log_csv=str(log_path) if log_path else None)
         if out_dir is not None and is_main:
-            (out_dir / "metadata.json").write_text(json.dumps(meta, indent=1, default=str))
+            _write_log(log_path, log)
+            atomic_write_text(out_dir / "metadata.json", json.dumps(meta, indent=1, default=str))
             if completed:
                 for old in out_dir.glob(f"{_CKPT_PREFIX}*"): shutil.rmtree(old)
         if n_proc > 1: accelerator.wait_for_everyone()  # the files are there before any process goes on
+    if term["hit"] and not completed:
+        import sys
+        print(f"heal stopped by SIGTERM after step {step}: its checkpoint is in {out_dir}; run it again to resume.", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGTERM)
     return HealResult(pm, meta, log, out_dir)
 
 # %% ../nbs/05_healing.ipynb #8f256940
@@ -746,8 +775,9 @@ def merge_adapter(base: str | Path, # full-precision base: checkpoint dir / hub 
     merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
     merged.config.use_cache = True
     out_dir = Path(out_dir)
-    merged.save_pretrained(out_dir)
-    if Path(src).is_dir() and any(Path(src).glob("tokenizer*")):
-        try: load_tokenizer(src).save_pretrained(out_dir)
-        except (OSError, ValueError): pass
+    with atomic_dir(out_dir) as tmp:
+        merged.save_pretrained(tmp)
+        if Path(src).is_dir() and any(Path(src).glob("tokenizer*")):
+            try: load_tokenizer(src).save_pretrained(tmp)
+            except (OSError, ValueError): pass
     return out_dir

@@ -12,14 +12,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .files import DamagedFileError, atomic_path
+
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'Distances', 'best_block', 'best_blocks', 'deepest_block', 'block_start', 'last_token_index',
-           'position_ids_from_mask', 'ResidualCapture', 'angular_distance_matrix', 'angular_distances',
-           'block_influence']
+__all__ = ['STRATEGIES', 'Distances', 'check_block_size', 'best_block', 'best_blocks', 'deepest_block', 'block_start',
+           'last_token_index', 'position_ids_from_mask', 'ResidualCapture', 'angular_distance_matrix',
+           'angular_distances', 'block_influence']
 
 # %% ../nbs/02_similarity.ipynb #293234e5
 @dataclass
@@ -90,15 +92,32 @@ class Distances:
         "Write to `path` (.npz added if missing); returns the path written."
         path = Path(path)
         if path.suffix != ".npz": path = path.with_name(path.name + ".npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, total=self.total, count=np.array(self.count), metadata=np.array(json.dumps(self.meta)))
+        with atomic_path(path) as tmp:  # a crash leaves the old file or none, never half of one
+            np.savez(tmp, total=self.total, count=np.array(self.count), metadata=np.array(json.dumps(self.meta)))
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> Distances:
-        "Read distances written by `save` (numpy only)."
-        with np.load(Path(path), allow_pickle=False) as f:
-            return cls(f["total"], int(f["count"]), json.loads(str(f["metadata"][()])))
+        "Read distances written by `save` (numpy only); a damaged file raises `DamagedFileError` naming it."
+        try:
+            with np.load(Path(path), allow_pickle=False) as f:
+                return cls(f["total"], int(f["count"]), json.loads(str(f["metadata"][()])))
+        except FileNotFoundError: raise
+        except Exception as e:  # BadZipFile, EOFError, KeyError, ValueError, JSONDecodeError: all mean a damaged file
+            raise DamagedFileError(path, f"{type(e).__name__}: {e}", "delete it to recompute the distances") from None
+
+    def check(self, expected: Mapping, # metadata this run expects, e.g. model, model_type, num_layers, n_samples, dtype
+              where: str = "These distances", # what to name in the message, e.g. the file
+             ) -> None:
+        "Raise if the metadata contradicts `expected` (`model`: same folder/hub name; `seq_len_max`: at most); keys it lacks are not compared."
+        def same(k, want):
+            have = self.meta[k]
+            if k == "model": return Path(str(have)).name == Path(str(want)).name
+            if k == "seq_len_max": return have <= want
+            return have == want
+        diffs = [f"{k}: {self.meta[k]!r} there, {v!r} now" for k, v in expected.items() if k in self.meta and not same(k, v)]
+        if diffs: raise ValueError(f"{where} were computed for another run ({'; '.join(diffs)}): delete the file to "
+                                   "recompute them for this run, or run with the settings they were made with.")
 
     def __repr__(self):
         return f"Distances(L={self.num_layers}, n_samples={self.count}, model={self.meta.get('model')!r})"
@@ -106,9 +125,12 @@ class Distances:
 # %% ../nbs/02_similarity.ipynb #fd00e692
 STRATEGIES = ("similarity", "deepest")
 
-def _check_n(n: int, L: int) -> None:
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
-        raise TypeError(f"n must be an int, got {n!r}.")
+def check_block_size(n: int, # block size: the number of consecutive layers to remove
+                     L: int, # layers of the model
+                    ) -> None:
+    "Raise unless `n` is an int (not a bool) in 1..L-1: the one check of a block size, used by every module."
+    if not isinstance(n, (int, np.integer)) or isinstance(n, (bool, np.bool_)):
+        raise TypeError(f"The block size n must be an int (a number of layers), got {n!r}.")
     if not 1 <= n <= L - 1:
         raise ValueError(f"Cannot remove a block of n={n} layers from a model of L={L} layers: valid n is 1..{L - 1}.")
 
@@ -124,7 +146,7 @@ def best_block(dist: Distances | np.ndarray, # distances, or their mean (L+1)x(L
     "l*(n) = argmin over l in [0, L-n] of d(x^l, x^{l+n}): the first layer of the block to remove."
     m = _as_matrix(dist)
     L = m.shape[0] - 1
-    _check_n(n, L)
+    check_block_size(n, L)
     candidates = np.array([m[l, l + n] for l in range(L - n + 1)])
     if np.isnan(candidates).any(): raise ValueError(f"The distance matrix has NaN entries for n={n}.")
     return int(np.argmin(candidates))
@@ -138,7 +160,7 @@ def deepest_block(L: int, # number of layers of the model
                   n: int, # number of layers to remove, 1 <= n <= L-1
                  ) -> int:
     "Start of the simple baseline's block: layers L-1-n .. L-2, keeping the final layer L-1."
-    _check_n(n, L)
+    check_block_size(n, L)
     return L - 1 - n
 
 def block_start(strategy: str, # "similarity" (l*(n), needs `dist`) or "deepest" (needs `L` or `dist`)

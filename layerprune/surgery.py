@@ -5,6 +5,7 @@
 # %% ../nbs/03_surgery.ipynb #ae91af46
 from __future__ import annotations
 import copy, numbers, warnings
+from pathlib import Path
 from collections.abc import Iterable
 
 from torch import nn
@@ -12,9 +13,11 @@ from transformers import PreTrainedModel
 
 from . import __version__
 from .models import arch_spec, get_layers, set_layers
+from .files import atomic_dir
+from .similarity import check_block_size
 
 # %% auto #0
-__all__ = ['check_prunable', 'pruning_record', 'prune_layers', 'prune_block']
+__all__ = ['check_prunable', 'pruning_record', 'prune_layers', 'prune_block', 'save_pruned']
 
 # %% ../nbs/03_surgery.ipynb #d230143d
 def check_prunable(model: PreTrainedModel) -> None:
@@ -125,8 +128,22 @@ def prune_block(model: PreTrainedModel, # a causal LM of a supported architectur
                 **kwargs) -> PreTrainedModel:
     "`model` without layers start..start+n-1 (paper sec. 3.2); keyword arguments as `prune_layers`."
     L = len(get_layers(model))
-    if not isinstance(n, numbers.Integral) or not 1 <= n <= L - 1:
-        raise ValueError(f"Cannot remove a block of n={n} layers from a model of {L} layers: valid n is 1..{L - 1}.")
-    if not isinstance(start, numbers.Integral) or not 0 <= start <= L - n:
+    check_block_size(n, L)
+    if not isinstance(start, numbers.Integral) or isinstance(start, bool) or not 0 <= start <= L - n:
         raise ValueError(f"A block of n={n} layers cannot start at {start} in a model of {L} layers: valid start is 0..{L - n}.")
     return prune_layers(model, range(start, start + n), **kwargs)
+
+# %% ../nbs/03_surgery.ipynb #5120962b
+def save_pruned(model: PreTrainedModel, # a (pruned) causal LM
+                out_dir: str | Path, # the checkpoint folder to write
+                tokenizer=None, # saved beside the weights when given
+                overwrite: bool = False, # replace a non-empty `out_dir` (whole)
+               ) -> Path:
+    "Save `model` (and `tokenizer`) to `out_dir` atomically, as a plain `from_pretrained` checkpoint."
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
+        raise FileExistsError(f"{out_dir} is not empty: choose a new folder, or pass overwrite=True to replace it whole.")
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        if tokenizer is not None: tokenizer.save_pretrained(tmp)
+    return out_dir

@@ -25,9 +25,10 @@ from . import eval as ev
 
 # %% auto #0
 __all__ = ['Variant', 'STRATEGIES', 'PROFILES', 'suffix_view', 'capture_layer_inputs', 'variant_outputs',
-           'variants_candidate_logits', 'variants_c4_losses', 'variants_prefix_candidate_logits', 'atomic_write_text',
-           'ResultsStore', 'cfg_device', 'SweepConfig', 'layer_counts', 'SweepData', 'load_sweep_data', 'run_distances',
-           'c4_batch_size', 'sweep_unhealed', 'sweep_heal_config', 'heal_point', 'check_settings', 'run_sweep']
+           'variants_candidate_logits', 'variants_c4_losses', 'variants_prefix_candidate_logits', 'ResultsStore',
+           'cfg_device', 'SweepConfig', 'layer_counts', 'SweepData', 'load_sweep_data', 'run_distances',
+           'c4_batch_size', 'sweep_unhealed', 'sweep_heal_config', 'heal_point', 'check_settings', 'run_identity',
+           'model_identity', 'check_identity', 'check_starts', 'run_sweep']
 
 # %% ../nbs/06_sweep.ipynb #f3d32bf6
 class _Skip(nn.Module):
@@ -182,27 +183,13 @@ def variants_prefix_candidate_logits(model: nn.Module, # a causal LM of a suppor
 
 
 # %% ../nbs/06_sweep.ipynb #73bd1948
-def atomic_write_text(path: str | Path, # destination
-                      text: str, # content
-                     ) -> Path:
-    "Write `text` to `path` so that a crash leaves either the old or the new file."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
-    return path
-
 class ResultsStore:
     "Finished sweep points of one run: `points/<key>.json` each, and `results.csv` for all."
     def __init__(self, out_dir: str | Path): # the run's folder
         self.dir = Path(out_dir)
         self.points, self.csv = self.dir / "points", self.dir / "results.csv"
         self.points.mkdir(parents=True, exist_ok=True)
+        self.identity: dict | None = None  # what this run's numbers depend on (`run_identity`), saved with each new point
 
     @staticmethod
     def key(strategy: str, n: int, healed: bool) -> str:
@@ -210,7 +197,9 @@ class ResultsStore:
         return f"{strategy}-n{n:03d}-{'healed' if healed else 'raw'}"
 
     def done(self, key: str) -> bool: return (self.points / f"{key}.json").exists()
-    def rows(self) -> list[dict]: return [json.loads(p.read_text()) for p in sorted(self.points.glob("*.json"))]
+    def rows(self) -> list[dict]:
+        "Every finished point; a damaged point file raises `DamagedFileError` naming it."
+        return [read_json(p, "delete it to recompute that point") for p in sorted(self.points.glob("*.json"))]
 
     def table(self) -> pd.DataFrame:
         "All finished points, sorted by strategy, healed, n."
@@ -219,6 +208,7 @@ class ResultsStore:
 
     def add(self, key: str, row: dict) -> None:
         "Record a finished point (atomically), then rebuild results.csv (atomically)."
+        if self.identity is not None: row = {**row, "identity": json.dumps(self.identity, sort_keys=True)}
         atomic_write_text(self.points / f"{key}.json", json.dumps(row, default=str, indent=1))
         atomic_write_text(self.csv, self.table().to_csv(index=False))
 
@@ -331,11 +321,18 @@ def load_sweep_data(cfg: SweepConfig) -> SweepData:
 
 # %% ../nbs/06_sweep.ipynb #a4d830b1
 def run_distances(model, tokenizer, docs: Sequence[str], cfg: SweepConfig, path: Path) -> Distances:
-    "Distances from `path` if a previous run saved them, else computed over `docs` and saved."
-    if path.exists(): return Distances.load(path)
+    "Distances from `path` if a previous run saved them (checked against this run), else computed over `docs` and saved."
+    expected = dict(model=getattr(model.config, "_name_or_path", ""), model_type=model.config.model_type,
+                    num_layers=num_layers(model), n_samples=len(docs), dtype=str(next(model.parameters()).dtype),
+                    seq_len_max=cfg.distance_len, docs_sha256=fingerprint(list(docs)))
+    if path.exists():
+        dist = Distances.load(path)
+        dist.check(expected, where=str(path))
+        return dist
     from layerprune.data import last_token_batches
     batches = last_token_batches(docs, tokenizer, batch_size=max(1, cfg.batch_tokens // cfg.distance_len), max_length=cfg.distance_len)
     dist = angular_distances(model, batches, progress=cfg.progress)
+    dist.meta.update(docs_sha256=expected["docs_sha256"], max_length=cfg.distance_len)
     dist.save(path)
     return dist
 
@@ -356,15 +353,15 @@ def _row(cfg: SweepConfig, L: int, strategy: str, n: int, start: int, healed: bo
     return {**row, **extra}
 
 # %% ../nbs/06_sweep.ipynb #cafcf559
-def _score_variants(model, items_mmlu, items_boolq, blocks, variants: list[Variant], cfg: SweepConfig):
-    "Candidate logits and C4 block losses of the full model (None) and each variant."
+def _score_variants(model, items_mmlu, items_boolq, blocks, variants: list[Variant], cfg: SweepConfig, full: bool = True):
+    "Candidate logits and C4 block losses of the full model (None; the fast path always computes it, the loop only when `full`) and each variant."
     c4_batch = c4_batch_size(cfg, model)
     if cfg.fast:
         return (variants_prefix_candidate_logits(model, items_mmlu, variants, cfg.batch_tokens, cfg.progress, "MMLU"),
                 variants_candidate_logits(model, items_boolq, variants, cfg.batch_tokens, cfg.progress, "BoolQ"),
                 variants_c4_losses(model, blocks, variants, c4_batch, cfg.progress))
     mm, bq, c4 = {}, {}, {}
-    for v in [None, *variants]:
+    for v in [None, *variants] if full else variants:
         m = model if v is None else prune_block(model, *v)
         mm[v] = ev.prefix_candidate_logits(m, items_mmlu, cfg.batch_tokens, progress=cfg.progress, desc="MMLU")
         bq[v] = ev.candidate_logits(m, items_boolq, cfg.batch_tokens, progress=cfg.progress, desc="BoolQ")
@@ -380,8 +377,9 @@ def c4_batch_size(cfg: SweepConfig, model) -> int:
 def sweep_unhealed(model, items_mmlu, items_boolq, blocks, plan: dict[str, Variant | None], store: ResultsStore,
                    cfg: SweepConfig, L: int, vocab: int, report: Reporter | None = None) -> None:
     "Evaluate every planned unhealed point not yet in `store` (plan: key -> (start, n), None for the unpruned model)."
-    report = report or Reporter(None)
     todo = {k: v for k, v in plan.items() if not store.done(k)}
+    if not todo: return  # nothing to score: the unpruned model is scored once, with the first group
+    report = report or Reporter(None)
     variants = sorted({v for v in todo.values() if v is not None})
     groups = [variants[i:i + cfg.variants_per_pass] for i in range(0, len(variants), cfg.variants_per_pass)] or [[]]
     report.steps("point", len(todo))
@@ -389,17 +387,18 @@ def sweep_unhealed(model, items_mmlu, items_boolq, blocks, plan: dict[str, Varia
         report.stage("scoring", f"the full model and {len(group)} pruned variants (pass {gi + 1}/{len(groups)}): "
                                 f"MMLU {len(items_mmlu)}, BoolQ {len(items_boolq)}, C4 {len(blocks)} blocks")
         t0 = time.perf_counter()
-        mm, bq, c4 = _score_variants(model, items_mmlu, items_boolq, blocks, group, cfg)
+        full = any(v is None and not store.done(k) for k, v in todo.items())
+        mm, bq, c4 = _score_variants(model, items_mmlu, items_boolq, blocks, group, cfg, full)
         secs = (time.perf_counter() - t0) / (len(group) + 1)
         for key, v in todo.items():
             if v is not None and v not in group: continue
             if v is None and store.done(key): continue  # every group rescores the full model; save it once
             strategy = key.split("-n")[0]
             start, n = v if v is not None else (-1, 0)
+            report.step("point", f"{strategy} n={n}" + (f" (layers {start}-{start + n - 1})" if n else ""))
             store.add(key, _row(cfg, L, strategy, n, start, False,
                                 ev.mmlu_result(items_mmlu, mm[v], cfg.mmlu_k), ev.boolq_result(items_boolq, bq[v]),
                                 c4[v], vocab, seconds=round(secs, 2), scorer="shared-prefix" if cfg.fast else "per-variant"))
-            report.step("point", f"{strategy} n={n}" + (f" (layers {start}-{start + n - 1})" if n else ""))
 
 # %% ../nbs/06_sweep.ipynb #2ace7cb3
 def sweep_heal_config(cfg: SweepConfig) -> "HealConfig":
@@ -440,31 +439,73 @@ def check_settings(store: ResultsStore, # the run folder's finished points
                              f"or delete that folder to recompute.")
 
 
+# %% ../nbs/06_sweep.ipynb #0c7ea0ad
+def run_identity(cfg: SweepConfig, # the settings of this run
+                 data: SweepData, # the data it loaded
+                ) -> dict:
+    "Fingerprints of what this run read (data, prompt formats) and its resolved healing settings."
+    heal = {k: v for k, v in asdict(sweep_heal_config(cfg)).items() if k != "checkpoint_every"}
+    fps = dict(mmlu=fingerprint(data.mmlu), mmlu_dev=fingerprint(data.mmlu_dev), boolq=fingerprint(data.boolq),
+               **{f"c4_{role}": fingerprint(docs) for role, docs in sorted(data.c4.items())})
+    return dict(data=fps, prompts=dict(mmlu=ev.MMLU_PROMPT_VERSION, boolq=ev.BOOLQ_PROMPT_VERSION),
+                heal=json.loads(json.dumps(heal, default=str)))
+
+def model_identity(src: str | Path, # the resolved model: a checkpoint folder or a hub id
+                   cfg: SweepConfig, # the settings of this run
+                  ) -> dict:
+    "The weights (a fingerprint of a folder's weight files, else the hub id) and the dtype they are scored in."
+    return dict(weights=files_fingerprint(src) if Path(src).is_dir() else str(src), dtype=cfg.dtype)
+
+def check_identity(store: ResultsStore, # the run folder's finished points
+                   identity: dict, # this run's, e.g. `run_identity(...)` plus model=`model_identity(...)`
+                  ) -> None:
+    "Refuse a folder whose finished points were computed on other data, prompts, weights or healing settings."
+    for row in store.rows():
+        saved = json.loads(row.get("identity") or "{}")
+        parts = [p for p in identity if p in saved and (p != "heal" or row.get("healed"))]
+        diff = [f"{p}.{k}" for p in parts for k in sorted(set(identity[p]) | set(saved[p])) if identity[p].get(k) != saved[p].get(k)]
+        if diff:
+            raise ValueError(f"{store.dir} holds results computed on other {', '.join(diff)} than this run's (e.g. "
+                             f"{row['strategy']} n={row['n']}{' healed' if row.get('healed') else ''}): the data, model or "
+                             "settings differ. Use another out_dir, or delete that folder to recompute.")
+
+def check_starts(store: ResultsStore, # the run folder's finished points
+                 starts: dict[tuple[str, int], int], # (strategy, n) -> first removed layer, as this run chooses it
+                ) -> None:
+    "Refuse a folder whose finished points removed other blocks than this run would (e.g. other distances)."
+    for row in store.rows():
+        want = starts.get((row["strategy"], row["n"]))
+        if want is not None and int(row["start"]) != want:
+            raise ValueError(f"{store.dir}: {row['strategy']} n={row['n']} was computed removing layers from {row['start']}, "
+                             f"but this run's distances choose {want}: distances.npz changed. Delete the folder to recompute.")
+
 # %% ../nbs/06_sweep.ipynb #acaec8e4
-def run_sweep(cfg: SweepConfig, # the run's settings
-              report: Reporter | None = None, # stage lines for a person (e.g. `Reporter("progress.log")`); None: silent
-             ) -> pd.DataFrame:
-    "Run (or finish) the sweep of `cfg` and return its results table."
-    report = report or Reporter(None)
+def _run_sweep(cfg: SweepConfig, report: Reporter) -> pd.DataFrame:
+    "`run_sweep` within the folder's lock."
     from layerprune.zoo import resolve_model
     out = Path(cfg.out_dir); out.mkdir(parents=True, exist_ok=True)
     store = ResultsStore(out)
     check_settings(store, cfg)
     report.stage("data", "MMLU, BoolQ, C4")
     data = load_sweep_data(cfg)
+    store.identity = run_identity(cfg, data)
+    check_identity(store, store.identity)
     dist_path = out / "distances.npz"
     src = None if dist_path.exists() else resolve_model(cfg.model)  # a finished run needs no model
     L = Distances.load(dist_path).num_layers if src is None else load_config(src).num_hidden_layers
     ns = layer_counts(cfg.ns, L, "ns")
     heal_ns = [n for n in layer_counts(cfg.heal_ns, L, "heal_ns")] if cfg.heal_ns else []
+    ns = sorted(set(ns) | set(heal_ns))  # heal sizes join the grid: each healed point has its unhealed one
     keys = [ResultsStore.key("none", 0, False)]
     keys += [ResultsStore.key(s, n, h) for s in cfg.strategies for n in ns for h in (False, True) if not h or n in heal_ns]
     if all(store.done(k) for k in keys):  # a redraw: config.json stays that of the computing run
         report.stage("points", f"all {len(keys)} already in {out}: nothing to compute")
         return store.table()
+    src = src or resolve_model(cfg.model)
+    store.identity["model"] = model_identity(src, cfg)
+    check_identity(store, store.identity)
     atomic_write_text(out / "config.json", json.dumps(asdict(cfg), indent=1, default=str))
 
-    src = src or resolve_model(cfg.model)
     device = cfg_device(cfg)
     report.stage("model", f"{cfg.model}, {cfg.dtype} on {machine_class(device)}")
     model = load_model(src, dtype=getattr(torch, cfg.dtype), device_map=str(device) if device.type == "cuda" else None)
@@ -478,6 +519,7 @@ def run_sweep(cfg: SweepConfig, # the run's settings
     items_boolq = ev.boolq_items(tok, data.boolq, max_len)
     vocab = model.get_output_embeddings().weight.shape[0]
     starts = {(s, n): block_start(s, n, dist, L) for s in cfg.strategies for n in ns}
+    check_starts(store, starts)
 
     plan = {ResultsStore.key("none", 0, False): None}
     plan.update({ResultsStore.key(s, n, False): (starts[s, n], n) for s, n in starts})
@@ -504,4 +546,13 @@ def run_sweep(cfg: SweepConfig, # the run's settings
                                 heal_loss_before=meta.get("val_loss_before"), heal_loss_after=meta.get("val_loss_after")))
             del healed
             report.step("heal", f"{s} n={n}: healed C4 loss {c4.loss:.3f}")
+    missing = [k for k in keys if not store.done(k)]
+    if missing: raise RuntimeError(f"The sweep ended without the points {missing}: this is a bug, please report it.")
     return store.table()
+
+# %% ../nbs/06_sweep.ipynb #2ae1fd53
+def run_sweep(cfg: SweepConfig, # the run's settings
+              report: Reporter | None = None, # stage lines for a person (e.g. `Reporter("progress.log")`); None: silent
+             ) -> pd.DataFrame:
+    "Run (or finish) the sweep of `cfg` and return its results table; the run folder is locked meanwhile (`layerprune.files.lock_folder`)."
+    with lock_folder(cfg.out_dir, "sweep"): return _run_sweep(cfg, report or Reporter(None))
