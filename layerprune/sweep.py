@@ -21,6 +21,7 @@ from .progress import Reporter
 from .check import encode_predictions
 from .similarity import Distances, angular_distances, block_start
 from .surgery import prune_block
+from .files import atomic_write_text, files_fingerprint, fingerprint, lock_folder, read_json
 from . import eval as ev
 
 # %% auto #0
