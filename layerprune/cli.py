@@ -12,8 +12,8 @@ from .zoo import LayerpruneError
 
 # %% auto #0
 __all__ = ['DTYPES', 'REQUIRED', 'EVAL_TASKS', 'COMMANDS', 'POSITIONAL', 'EXAMPLES', 'USER_ERRORS', 'distances', 'prune', 'heal',
-           'eval', 'sweep', 'figure_families', 'notebook_params', 'execute_notebook', 'figures', 'zoo', 'data', 'usage',
-           'parse', 'error_line', 'main']
+           'eval', 'sweep', 'figure_families', 'notebook_params', 'execute_notebook', 'figures', 'zoo', 'data', 'check',
+           'usage', 'parse', 'error_line', 'main']
 
 # %% ../nbs/08_cli.ipynb #237d1601
 DTYPES = ("float32", "bfloat16", "float16")  # what --dtype accepts
@@ -292,6 +292,21 @@ def execute_notebook(notebook: Path, # the notebook to run
     failed.unlink(missing_ok=True)
     return out
 
+def _with_progress(run, # runs the notebook
+                   p: dict, # its parameters; `progress_file` is set here when the notebook takes one
+                   notebook: Path, # the notebook
+                  ):
+    "Run `run()` while echoing the notebook's progress file (stage lines of `layerprune.progress.Reporter`) to the terminal."
+    import threading, papermill as pm
+    from layerprune.progress import follow
+    if "progress_file" not in pm.inspect_notebook(str(notebook)): return run()
+    prog = Path(p.setdefault("progress_file", str(Path(p["out_dir"]) / "progress.log")))
+    prog.write_text("")
+    done = threading.Event()
+    t = threading.Thread(target=follow, args=(prog, done.is_set), daemon=True); t.start()
+    try: return run()
+    finally: done.set(); t.join()
+
 def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm2-135m
             all: store_true = False, # every zoo family
             profile: str = None, # override the family's profile: tiny, cpu, gpu, full
@@ -332,7 +347,7 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
         out = Path(p["out_dir"]) / "family.ipynb"
         out.parent.mkdir(parents=True, exist_ok=True)
         print(f"== {fam}: papermill {fdir / 'family.ipynb'} -> {out}", flush=True)
-        execute_notebook(fdir / "family.ipynb", out, p)
+        _with_progress(lambda: execute_notebook(fdir / "family.ipynb", out, p), p, fdir / "family.ipynb")
     if not no_cross_family: _cross_family_figures(fdir)
 
 def _cross_family_figures(fdir: Path):
@@ -360,13 +375,26 @@ def data(action: Annotated[str, {"choices": ("fetch",)}] = "fetch", # fetch: MML
     from layerprune.data import fetch_data
     for k, v in fetch_data().items(): print(f"{k}: {v}")
 
+def check(run: str, # folder of a recomputed run, e.g. recompute/smollm2-135m
+          record: str, # folder of the committed record, e.g. figures/smollm2-135m
+         ):
+    "Compare a recomputed run with a committed record, point by point (l*(n), every MMLU/BoolQ answer, C4 loss); exit 1 on a mismatch."
+    from layerprune.check import compare_runs, format_check
+    for f, what in ((run, "run"), (record, "record")):
+        _need(Path(f, "points").is_dir(), f"{what} {f}: no points/ folder; give a run folder written by `layerprune figures` or `sweep`.")
+    c = compare_runs(run, record)
+    print(format_check(c))
+    if not c.ok: raise SystemExit(1)
+
+
 # %% ../nbs/08_cli.ipynb #81ef283c
-COMMANDS = dict(distances=distances, prune=prune, heal=heal, eval=eval, sweep=sweep, figures=figures, zoo=zoo, data=data)
-POSITIONAL = {"zoo": ["action", "key"], "data": ["action"]}  # verbs and keys given as words, not options
+COMMANDS = dict(distances=distances, prune=prune, heal=heal, eval=eval, sweep=sweep, figures=figures, check=check, zoo=zoo, data=data)
+POSITIONAL = {"zoo": ["action", "key"], "data": ["action"], "check": ["run", "record"]}  # verbs and keys given as words, not options
 EXAMPLES = ("layerprune zoo list", "layerprune zoo fetch smollm2-135m", "layerprune data fetch",
             "layerprune distances smollm2-135m --out d.npz", "layerprune prune smollm2-135m --n 8 --distances d.npz --out pruned",
             "layerprune heal pruned --out healed --profile cpu", "layerprune eval pruned --adapter healed/adapter --mmlu-limit 10",
-            "layerprune sweep smollm2-135m --profile cpu", "layerprune figures --family smollm2-135m")
+            "layerprune sweep smollm2-135m --profile cpu", "layerprune figures --family smollm2-135m",
+            "layerprune check recompute/smollm2-135m figures/smollm2-135m")
 USER_ERRORS = (LayerpruneError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
 
 def usage() -> str:
