@@ -116,8 +116,8 @@ def prune(model: str, # zoo key, hub id or checkpoint directory
     _at_least("n", n, 1); _at_least("start", start, 0); _check_dtype(dtype); _new_folder("out", out, force)
     L = load_config(resolve_model(model)).num_hidden_layers  # the config only, not the weights
     _need(n < L, f"--n {n}: {model} has {L} layers; remove 1 to {L - 1}.")
-    _need(start is None or start + n <= L, f"--start {start} --n {n}: layers {start}..{start + n - 1} do not exist; "
-          f"{model} has layers 0..{L - 1}, so start is at most {L - n}.")
+    if start is not None: _need(start + n <= L, f"--start {start} --n {n}: layers {start}..{start + n - 1} do not exist; "
+                                f"{model} has layers 0..{L - 1}, so start is at most {L - n}.")
     how = "manual" if start is not None else strategy
     if start is None: start = block_start(strategy, n, Distances.load(distances) if distances else None, L)
     m, tok, src = _load(model, dtype, "cpu")
@@ -158,9 +158,10 @@ def heal(model: str, # pruned checkpoint directory (or zoo key / hub id)
     _device(device)
     over = {k: v for k, v in dict(steps=steps, lr=lr, rank=rank, seq_len=seq_len, seed=seed).items() if v is not None}
     if quantize is not None: over["quantize"] = None if quantize == "none" else quantize
-    base = H.heal_config(family or model, profile, **over)
-    warm = warmup_steps if warmup_steps is not None else min(base.warmup_steps, base.steps)  # a short run: warm-up clipped
-    _need(warm <= base.steps, f"--warmup-steps {warm}: at most --steps ({base.steps}).")
+    base = H.heal_config(family or model, profile)
+    n_steps = steps or base.steps
+    warm = warmup_steps if warmup_steps is not None else min(base.warmup_steps, n_steps)  # a short run: warm-up clipped
+    _need(warm <= n_steps, f"--warmup-steps {warm}: at most --steps ({n_steps}).")
     cfg = H.heal_config(family or model, profile, **over, warmup_steps=warm)
     roles = D.split_documents(D.load_c4("validation", Path(data_dir) / "c4" if data_dir else None), D.C4_ROLES, seed)
     src = resolve_model(model)
