@@ -9,32 +9,7 @@ from layerprune.cli import main, parse
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _documented_commands() -> list[str]:
-    "Every `layerprune ...` / `bash ...` line in README.md's fenced code, figures/run.sh (comments too) and the CLI help."
-    lines = []
-    readme = (ROOT / "README.md").read_text()
-    for block in re.findall(r"```[^\n]*\n(.*?)```", readme, re.S): lines += block.splitlines()
-    lines += (ROOT / "figures" / "run.sh").read_text().splitlines()
-    lines += cli.usage().splitlines()
-    for name, f in cli.COMMANDS.items(): lines += re.findall(r"`(layerprune [^`]+)`", f.__doc__ or "")
-    out = []
-    for l in lines:
-        l = re.sub(r"^\s*(#\s*)?(exec\s+)?", "", l.split("  #")[0]).strip()
-        if re.match(r"(layerprune|bash) ", l) and "$" not in l: out.append(l)
-    return sorted(set(out))
-
-
-def test_documented_commands_parse():
-    cmds = _documented_commands()
-    assert any(c.startswith("layerprune data fetch") for c in cmds) and any(c.startswith("bash figures/run.sh") for c in cmds)
-    for c in cmds:
-        argv = shlex.split(c)
-        if argv[0] == "bash":  # the script exists and is valid bash
-            assert (ROOT / argv[1]).is_file(), c
-            assert subprocess.run(["bash", "-n", str(ROOT / argv[1])]).returncode == 0, c
-        else:
-            f, kwargs = parse(argv[1:])  # the real parser; nothing runs
-            assert f is cli.COMMANDS[argv[1]], c
+# The written commands (README, figures/run.sh, CLI help) are checked one by one in tests/test_commands.py.
 
 
 @pytest.mark.parametrize("name", list(cli.COMMANDS))
