@@ -29,8 +29,8 @@ from .files import DamagedFileError, atomic_dir, atomic_path, atomic_write_text,
 __all__ = ['PAPER_HEALING', 'ZOO_HEALING', 'HealConfig', 'family_key', 'heal_config', 'pack_documents', 'check_disjoint',
            'block_order', 'resolve_source', 'is_4bit', 'use_training_kernels', 'load_for_healing', 'add_lora',
            'lora_module_names', 'capture_residual', 'residual_at', 'residual_match_loss', 'mean_token_loss',
-           'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'HealResult', 'smaller_micro_batch', 'heal',
-           'load_adapter', 'merge_adapter']
+           'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'HealResult', 'smaller_micro_batch', 'save_here',
+           'heal', 'load_adapter', 'merge_adapter']
 
 # %% ../nbs/05_healing.ipynb #51f215a3
 _PAPER_COMMON = dict(steps=5000, global_batch=16, warmup_steps=100, seed=0, dropout=0.05, quantize="nf4",
@@ -554,6 +554,16 @@ def _wrap_ddp(pm: PeftModel, accelerator):
     ddp = accelerator.prepare_model(pm)
     return ddp, (lambda: accelerator.no_sync(ddp))
 
+def save_here(model: PreTrainedModel, # the model to write
+              path: Path, # a folder of this process
+             ) -> Path:
+    "Config and safetensors weights of `model` written by THIS process: `save_pretrained` writes only on rank 0 of a distributed run, and each process reloads its own copy for 4-bit healing."
+    from safetensors.torch import save_model
+    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    model.config.save_pretrained(path)
+    save_model(model, str(path / "model.safetensors"), metadata={"format": "pt"})
+    return path
+
 def _prepare(model, config: HealConfig, device: torch.device, tmp: Path, load_kwargs: dict) -> tuple[PreTrainedModel, str | None]:
     "The base model ready for LoRA, and a full-precision source path for merging (if any)."
     if isinstance(model, (str, Path)):
@@ -565,7 +575,7 @@ def _prepare(model, config: HealConfig, device: torch.device, tmp: Path, load_kw
         src = getattr(model, "name_or_path", None)
         return model, src if src and Path(src).is_dir() else None
     if config.quantize == "nf4":
-        model.save_pretrained(tmp / "base")
+        save_here(model, tmp / "base")
         return load_for_healing(tmp / "base", config, device, **load_kwargs), str(tmp / "base")
     return model.to(device), None
 
