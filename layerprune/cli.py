@@ -304,7 +304,7 @@ def _with_progress(run, # runs the notebook
     prog = Path(p.setdefault("progress_file", str(Path(p["out_dir"]) / "progress.log")))
     prog.write_text("")
     done = threading.Event()
-    t = threading.Thread(target=follow, args=(prog, done.is_set), daemon=True); t.start()
+    t = threading.Thread(target=follow, args=(prog, done.is_set, sys.stdout), daemon=True); t.start()  # this call's stdout
     try: return run()
     finally: done.set(); t.join()
 

@@ -28,3 +28,22 @@ def test_family_notebook_writes_every_figure(tmp_path, smollm2_dir, data_dir):
     assert len(pd.read_csv(out / "summary.csv")) >= 4
     nb = json.loads((out / "family.ipynb").read_text())
     assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def test_figures_command_shows_progress_and_keeps_the_notebook_clean(tmp_path, smollm2_dir, data_dir, capsys):
+    "`layerprune figures` echoes the run's stages to the terminal; the executed notebook holds no warnings or progress bars."
+    import shutil
+    from layerprune.cli import main
+    ck = tiny_checkpoint(tmp_path / "tiny", smollm2_dir, n_layers=4)
+    fdir = tmp_path / "figures"
+    (fdir / "params").mkdir(parents=True)
+    shutil.copy(ROOT / "figures" / "family.ipynb", fdir / "family.ipynb")
+    (fdir / "params" / "tiny.yaml").write_text(f"model: {ck}\nfamily: tiny\nprofile: tiny\n")
+    main(["figures", "--family", "tiny", "--figures-dir", str(fdir), "--no-cross-family",
+          "--params", json.dumps({"data_dir": str(data_dir)})])
+    shown = capsys.readouterr().out
+    for stage in ("data:", "model:", "distances:", "point 1/", "heal 1/", "figures:"):
+        assert stage in shown, (stage, shown)
+    nb = json.loads((fdir / "tiny" / "family.ipynb").read_text())
+    streams = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "stream"]
+    assert not [o for o in streams if o["name"] == "stderr"], [("".join(o["text"]))[:200] for o in streams if o["name"] == "stderr"]
