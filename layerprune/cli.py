@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 from fastcore.script import anno_parser, store_true
 from .zoo import LayerpruneError
+from .files import FolderLockedError
 
 # %% auto #0
 __all__ = ['DTYPES', 'REQUIRED', 'EVAL_TASKS', 'COMMANDS', 'POSITIONAL', 'EXAMPLES', 'USER_ERRORS', 'distances', 'prune', 'heal',
@@ -396,7 +397,8 @@ EXAMPLES = ("layerprune zoo list", "layerprune zoo fetch smollm2-135m", "layerpr
             "layerprune heal pruned --out healed --profile cpu", "layerprune eval pruned --adapter healed/adapter --mmlu-limit 10",
             "layerprune sweep smollm2-135m --profile cpu", "layerprune figures --family smollm2-135m",
             "layerprune check recompute/smollm2-135m figures/smollm2-135m")
-USER_ERRORS = (LayerpruneError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+USER_ERRORS = (LayerpruneError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
+               FolderLockedError)  # another process writes the run folder: say who, and wait
 
 def usage() -> str:
     "The top-level help: the commands, examples, the global flag."
