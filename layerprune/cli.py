@@ -58,12 +58,6 @@ def _new_folder(opt: str, path: str, force: bool):
     _need(not p.is_file(), f"--{opt} {path} is a file: give a folder.")
     _need(force or not (p.is_dir() and any(p.iterdir())), f"--{opt} {path} is not empty: give a new folder, or --force to replace it.")
 
-def _write_text(path: str | Path, text: str):
-    "Write `text` to `path` atomically: a temporary file beside it, then a rename."
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try: tmp.write_text(text); os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
 
 def _load(model: str, dtype: str, device: str):
     from layerprune.zoo import resolve_model
@@ -107,7 +101,7 @@ def prune(model: str, # zoo key, hub id or checkpoint directory
          ):
     "Remove a block of n layers and save a valid transformers checkpoint."
     from layerprune.similarity import Distances, block_start, STRATEGIES
-    from layerprune.surgery import prune_block
+    from layerprune.surgery import prune_block, save_pruned
     from layerprune.models import load_config
     from layerprune.zoo import resolve_model
     _need(strategy in STRATEGIES, f"--strategy {strategy!r}: choose {' or '.join(STRATEGIES)}.")
@@ -123,12 +117,7 @@ def prune(model: str, # zoo key, hub id or checkpoint directory
     if start is None: start = block_start(strategy, n, Distances.load(distances) if distances else None, L)
     m, tok, src = _load(model, dtype, "cpu")
     pruned = prune_block(m, start, n, inplace=True, strategy=how, source=str(model))
-    dest = Path(out); tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    try:
-        pruned.save_pretrained(tmp); tok.save_pretrained(tmp)
-        if dest.exists(): shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally: shutil.rmtree(tmp, ignore_errors=True)
+    save_pruned(pruned, out, tok, overwrite=force)  # atomic: a crash leaves no half-written folder
     print(json.dumps({"saved": out, "removed": list(range(start, start + n)), "layers": L - n}))
 
 def heal(model: str, # pruned checkpoint directory (or zoo key / hub id)
@@ -222,7 +211,7 @@ def eval(model: str, # zoo key, hub id or checkpoint directory
             r = E.c4_loss(m, token_blocks(data["c4"], tok, c4_blocks, c4_len, seed=seed))
         rows[t] = r.to_row()
         print(json.dumps({t: {k_: v for k_, v in rows[t].items() if k_ in ("accuracy", "macro_accuracy", "loss", "normalized_loss", "n")}}))
-        if out: _write_text(out, json.dumps(rows, indent=1, default=str))  # after each task: a crash keeps the finished ones
+        if out: atomic_write_text(out, json.dumps(rows, indent=1, default=str))  # after each task: a crash keeps the finished ones
 
 def sweep(model: str, # zoo key, hub id or checkpoint directory
           family: str = None, # name in tables and figures
