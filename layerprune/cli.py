@@ -272,7 +272,7 @@ def execute_notebook(notebook: Path, # the notebook to run
     "Run `notebook` with papermill into a temporary file: on success it replaces `out`; on failure it is kept as `<out stem>.failed.ipynb` and `out` is untouched."
     import papermill as pm
     tmp, failed = out.with_name(f".{out.stem}.running.ipynb"), out.with_name(f"{out.stem}.failed.ipynb")
-    try: pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, cwd=str(out.parent), progress_bar=False)
+    try: pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, progress_bar=False)
     except BaseException as e:
         if tmp.exists(): os.replace(tmp, failed)
         if not isinstance(e, pm.PapermillExecutionError): raise
@@ -334,9 +334,10 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
     for fam in fams:
         p = {**yaml.safe_load((fdir / "params" / f"{fam}.yaml").read_text()), **extra}
         if profile: p["profile"] = profile
-        p["out_dir"] = str(Path(p.get("out_dir") or fdir / fam).resolve())  # absolute: papermill runs in out_dir
-        out = Path(p["out_dir"]) / "family.ipynb"
-        out.parent.mkdir(parents=True, exist_ok=True)
+        run_dir = Path(p.get("out_dir") or fdir / fam)
+        p["out_dir"] = str(run_dir)  # as given (relative to here by default): the record names no machine's paths
+        out = run_dir / "family.ipynb"
+        run_dir.mkdir(parents=True, exist_ok=True)
         print(f"== {fam}: papermill {fdir / 'family.ipynb'} -> {out}", flush=True)
         _with_progress(lambda: execute_notebook(fdir / "family.ipynb", out, p), p, fdir / "family.ipynb")
     if not no_cross_family: _cross_family_figures(fdir)
