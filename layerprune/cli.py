@@ -13,8 +13,8 @@ from .files import FolderLockedError
 
 # %% auto #0
 __all__ = ['DTYPES', 'REQUIRED', 'EVAL_TASKS', 'COMMANDS', 'POSITIONAL', 'EXAMPLES', 'USER_ERRORS', 'distances', 'prune', 'heal',
-           'eval', 'sweep', 'figure_families', 'notebook_params', 'execute_notebook', 'figures', 'zoo', 'data', 'check',
-           'usage', 'parse', 'error_line', 'main']
+           'eval', 'sweep', 'figure_families', 'notebook_params', 'check_params', 'family_params', 'execute_notebook',
+           'figures', 'zoo', 'data', 'check', 'usage', 'parse', 'error_line', 'main']
 
 # %% ../nbs/08_cli.ipynb #237d1601
 DTYPES = ("float32", "bfloat16", "float16")  # what --dtype accepts
@@ -252,18 +252,38 @@ def notebook_params(params: str | None, # --params: a JSON object
     except json.JSONDecodeError as e:
         raise LayerpruneError(f"--params is not valid JSON ({e.msg}, column {e.colno}): write e.g. '{{\"device\": \"cuda\"}}'.") from None
     _need(isinstance(extra, dict), f"--params {params!r}: give a JSON object, e.g. '{{\"device\": \"cuda\"}}'.")
+    return check_params(extra, notebook, "--params")
+
+def check_params(extra: dict, # parameter name -> value
+                 notebook: str | Path, # the notebook whose parameters cell they set
+                 where: str, # where they come from, for messages: "--params" or a YAML file
+                ) -> dict:
+    "`extra` checked against the notebook's parameters: known names, right types; a string for a list is one item (or a comma list)."
     import papermill as pm
     known = pm.inspect_notebook(str(notebook))
     for k, v in list(extra.items()):
-        close = difflib.get_close_matches(k, known, n=1)
-        _need(k in known, f"--params: {notebook} has no parameter {k!r}" + (f"; did you mean {close[0]!r}?" if close else ".") +
+        close = difflib.get_close_matches(str(k), known, n=1)
+        _need(k in known, f"{where}: {notebook} has no parameter {k!r}" + (f"; did you mean {close[0]!r}?" if close else ".") +
               f" Parameters: {', '.join(known)}.")
         kind = known[k]["inferred_type_name"]
         if kind == "list" and isinstance(v, str): v = extra[k] = [s.strip() for s in v.split(",") if s.strip()]
         want = _PARAM_TYPES.get(kind)
         _need(v is None or want is None or (isinstance(v, want) and not (isinstance(v, bool) and kind != "bool")),
-              f"--params: {k} = {v!r} is a {type(v).__name__}; {notebook} expects a {kind} (default {known[k]['default']}).")
+              f"{where}: {k} = {v!r} is a {type(v).__name__}; {notebook} expects a {kind} (default {known[k]['default']}).")
     return extra
+
+def family_params(path: Path, # a figures/params/<family>.yaml
+                  notebook: Path, # the notebook it parametrizes
+                 ) -> dict:
+    "The parameters of a family's YAML file, checked like `--params`; a YAML error names the file and line."
+    import yaml
+    try: p = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise LayerpruneError(f"{path}" + (f" line {mark.line + 1}" if mark else "") + f": not valid YAML ({getattr(e, 'problem', e)}); "
+                              "write one `name: value` a line.") from None
+    _need(isinstance(p, (dict, type(None))), f"{path}: give `name: value` lines (a YAML mapping), not a {type(p).__name__}.")
+    return check_params(dict(p or {}), notebook, str(path))
 
 def execute_notebook(notebook: Path, # the notebook to run
                      out: Path, # where the executed notebook goes
@@ -309,12 +329,12 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
             no_cross_family: store_true = False, # skip the cross-family figures (each --gpus child run does)
            ):
     "Regenerate a family's figures with papermill (or every zoo family's with --all, or --families), then the cross-family figures."
-    import yaml
     from layerprune.zoo import ZOO
     fdir = Path(figures_dir)
     _need((fdir / "family.ipynb").exists(), f"No {fdir / 'family.ipynb'}: run from the repository root or pass --figures-dir.")
     known = figure_families(fdir)
-    if all: fams = [f for f in known if yaml.safe_load((fdir / "params" / f"{f}.yaml").read_text()).get("model") in ZOO]
+    yamls = lambda fs: {f: family_params(fdir / "params" / f"{f}.yaml", fdir / "family.ipynb") for f in fs}
+    if all: fams = [f for f, p in yamls(known).items() if p.get("model") in ZOO]
     elif families:
         fams = [f.strip() for f in families.split(",") if f.strip()]
         unknown = [f for f in fams if f not in known]
@@ -323,6 +343,7 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
     else: raise LayerpruneError(f"Unknown family {family!r}: choose one of {', '.join(known)} (or --all).")
     _need(profile in (None, "tiny", "cpu", "gpu", "full"), f"--profile {profile!r}: choose tiny, cpu, gpu or full.")
     extra = notebook_params(params, fdir / "family.ipynb")
+    fam_params = yamls(fams)  # every family's file checked before any runs
     if gpus is not None:
         from layerprune.distributed import parse_gpus, family_gpu_plan, run_family_plan
         plan = family_gpu_plan(fams, parse_gpus(gpus, n_visible=None if not dry_run else 1 << 16))
@@ -332,7 +353,7 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
         _need(not failed, f"Families failed: {', '.join(failed)} (see {fdir}/<family>.gpu<id>.log).")
         return
     for fam in fams:
-        p = {**yaml.safe_load((fdir / "params" / f"{fam}.yaml").read_text()), **extra}
+        p = {**fam_params[fam], **extra}
         if profile: p["profile"] = profile
         p["out_dir"] = str(Path(p.get("out_dir") or fdir / fam).resolve())  # absolute: papermill runs in out_dir
         out = Path(p["out_dir"]) / "family.ipynb"
