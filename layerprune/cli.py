@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #af91b0ed
 from __future__ import annotations
-import difflib, json, os, shutil, sys
+import difflib, errno, json, os, shutil, sys
 from pathlib import Path
 from typing import Annotated
 from fastcore.script import anno_parser, store_true
@@ -12,9 +12,10 @@ from .zoo import LayerpruneError
 from .files import FolderLockedError
 
 # %% auto #0
-__all__ = ['DTYPES', 'REQUIRED', 'EVAL_TASKS', 'COMMANDS', 'POSITIONAL', 'EXAMPLES', 'USER_ERRORS', 'distances', 'prune', 'heal',
-           'eval', 'sweep', 'figure_families', 'notebook_params', 'check_params', 'family_params', 'execute_notebook',
-           'figures', 'zoo', 'data', 'check', 'usage', 'parse', 'error_line', 'main']
+__all__ = ['DTYPES', 'REQUIRED', 'EVAL_TASKS', 'COMMANDS', 'POSITIONAL', 'EXAMPLES', 'USER_ERRORS', 'SYSTEM_ERRNOS', 'KEPT',
+           'distances', 'prune', 'heal', 'eval', 'sweep', 'figure_families', 'notebook_params', 'check_params',
+           'family_params', 'execute_notebook', 'figures', 'zoo', 'data', 'check', 'usage', 'parse', 'error_line',
+           'main']
 
 # %% ../nbs/08_cli.ipynb #237d1601
 DTYPES = ("float32", "bfloat16", "float16")  # what --dtype accepts
@@ -430,9 +431,17 @@ def parse(argv: list[str]) -> tuple:
     p.error = error
     return f, {k: v for k, v in vars(p.parse_args(argv[1:])).items() if k not in ("pdb", "xtra")}
 
+SYSTEM_ERRNOS = {errno.ENOSPC: "free disk space", errno.EDQUOT: "free disk space", errno.EROFS: "choose a writable folder",
+                 errno.EACCES: "fix the permissions or choose another path", errno.EPERM: "fix the permissions or choose another path"}
+KEPT = "finished results and checkpoints are kept (each file is written whole or not at all): run the same command again to go on."
+
 def error_line(command: str, e: BaseException) -> str:
-    "The one line a user sees for a user error."
-    return f"layerprune {command}: error: {' '.join(str(e).split()) or type(e).__name__}"
+    "The one line a user sees for a user error (also a full disk, a read-only folder, Ctrl-C)."
+    if isinstance(e, KeyboardInterrupt): return f"layerprune {command}: interrupted (Ctrl-C); {KEPT}"
+    msg = ' '.join(str(e).split()) or type(e).__name__
+    if isinstance(e, OSError) and e.errno in SYSTEM_ERRNOS:
+        msg += f". To fix: {SYSTEM_ERRNOS[e.errno]}; {KEPT}"
+    return f"layerprune {command}: error: {msg}"
 
 def main(argv: list[str] | None = None) -> None:
     "Entry point of the `layerprune` console script."
@@ -443,9 +452,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         f, kwargs = parse(argv)
         f(**kwargs)
-    except USER_ERRORS as e:
-        if debug: raise
+    except (*USER_ERRORS, OSError, KeyboardInterrupt) as e:
+        if debug or (isinstance(e, OSError) and not isinstance(e, USER_ERRORS) and e.errno not in SYSTEM_ERRNOS): raise
         line = error_line(argv[0], e)
         print(line, file=sys.stderr)
-        stop = SystemExit(line); stop.code = 2  # exit status 2; the message stays readable in tests
+        stop = SystemExit(line); stop.code = 130 if isinstance(e, KeyboardInterrupt) else 2  # 130: the shell's code for Ctrl-C
         raise stop from None
