@@ -84,6 +84,7 @@ def distances(model: str, # zoo key, hub id or checkpoint directory
     from layerprune.similarity import angular_distances, best_blocks
     _at_least("docs", docs, 1); _at_least("max-len", max_len, 2); _at_least("batch", batch, 1); _check_dtype(dtype); _device(device)
     _need(Path(out).resolve().parent.is_dir(), f"--out {out}: the folder {Path(out).parent} does not exist.")
+    _need(not Path(out).is_dir(), f"--out {out} is a folder: give a file name, e.g. {Path(out) / 'distances.npz'}.")
     c4 = D.load_c4("validation", Path(data_dir) / "c4" if data_dir else None)
     texts = D.split_documents(c4, D.C4_ROLES, seed)["distances"][:docs]
     m, tok, _ = _load(model, dtype, device)
@@ -198,6 +199,7 @@ def eval(model: str, # zoo key, hub id or checkpoint directory
     _at_least("c4-blocks", c4_blocks, 1); _at_least("c4-len", c4_len, 2); _check_dtype(dtype); _device(device)
     _need(not adapter or Path(adapter).is_dir(), f"--adapter {adapter}: no such folder (a healed run's adapter/).")
     _need(not out or Path(out).resolve().parent.is_dir(), f"--out {out}: the folder {Path(out).parent} does not exist.")
+    _need(not out or not Path(out).is_dir(), f"--out {out} is a folder: give a file name, e.g. {Path(out) / 'eval.json'}.")
     data = _eval_data(ts, data_dir, seed)
     m, tok, _ = _load(model, dtype, device)
     if adapter:
@@ -231,6 +233,7 @@ def sweep(model: str, # zoo key, hub id or checkpoint directory
     strats = tuple(s.strip() for s in strategies.split(",") if s.strip())
     _need(strats and set(strats) <= set(STRATEGIES), f"--strategies {strategies!r}: choose from {', '.join(STRATEGIES)} (comma-separated).")
     _device(device)
+    _need(ns is None or _numbers("ns", ns), f"--ns {ns!r}: give at least one block size, or leave --ns out for the profile's.")
     cfg = SweepConfig(model, family=family, profile=profile, out_dir=out_dir, ns=_numbers("ns", ns),
                       heal_ns=_numbers("heal-ns", heal_ns) if heal_ns is not None else None, strategies=strats,
                       device=device, data_dir=data_dir, fast=not naive)
