@@ -277,7 +277,13 @@ class SweepConfig:
             raise ValueError(f"Unknown profile {self.profile!r}: choose one of {', '.join(PROFILES)}.")
         for k, v in PROFILES[self.profile].items():
             if getattr(self, k) is None: setattr(self, k, v)
+        if isinstance(self.strategies, str): self.strategies = [s.strip() for s in self.strategies.split(",") if s.strip()]
         self.strategies = tuple(self.strategies)
+        for k in ("ns", "heal_ns", "mmlu_subjects"):  # one value for a tuple of one; never a string's letters
+            v = getattr(self, k)
+            if isinstance(v, str) and k != "mmlu_subjects":
+                raise ValueError(f"{k}={v!r} is a string: give numbers, e.g. {k}=(1, 2, 0.25).")
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool): setattr(self, k, (v,))
         bad = set(self.strategies) - set(STRATEGIES)
         if bad or not self.strategies: raise ValueError(f"Unknown strategies {sorted(bad)}: choose from {STRATEGIES}.")
         if self.family is None: self.family = Path(str(self.model)).name.lower()
@@ -289,7 +295,7 @@ class SweepConfig:
     def check_numbers(self):
         "Refuse counts that would silently give an empty or meaningless run (0 questions, a negative budget, ...)."
         low = dict(mmlu_limit=1, boolq_limit=1, c4_blocks=1, c4_len=2, distance_docs=1, distance_len=2, batch_tokens=1,
-                   variants_per_pass=1, mmlu_k=0)
+                   variants_per_pass=1, mmlu_k=0, seed=0)
         for k, lo in low.items():
             v = getattr(self, k)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < lo):
