@@ -234,6 +234,7 @@ def sweep(model: str, # zoo key, hub id or checkpoint directory
     _need(strats and set(strats) <= set(STRATEGIES), f"--strategies {strategies!r}: choose from {', '.join(STRATEGIES)} (comma-separated).")
     _device(device)
     _need(ns is None or _numbers("ns", ns), f"--ns {ns!r}: give at least one block size, or leave --ns out for the profile's.")
+    _need(not out_dir or not Path(out_dir).is_file(), f"--out-dir {out_dir} is a file: give a folder (new, or a run's to resume).")
     cfg = SweepConfig(model, family=family, profile=profile, out_dir=out_dir, ns=_numbers("ns", ns),
                       heal_ns=_numbers("heal-ns", heal_ns) if heal_ns is not None else None, strategies=strats,
                       device=device, data_dir=data_dir, fast=not naive)

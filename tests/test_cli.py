@@ -47,6 +47,7 @@ BAD = [  # (argv, message): each refused before any data or model loads
     (["sweep", "m", "--ns", "abc"], "--ns 'abc': 'abc' is not a block size"),
     (["sweep", "m", "--ns", ""], "--ns '': give at least one block size"),
     (["sweep", "m", "--ns", "1,-2"], "'-2' is not a block size"),
+    (["sweep", "m", "--out-dir", "README.md"], "--out-dir README.md is a file: give a folder"),
     (["distances", "m", "--out", "tests"], "--out tests is a folder: give a file name, e.g. tests/distances.npz"),
     (["eval", "m", "--out", "tests"], "--out tests is a folder: give a file name"),
     (["sweep", "m", "--heal-ns", "0"], "--heal-ns '0'"),
