@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #af91b0ed
 from __future__ import annotations
-import difflib, json, os, shutil, sys
+import difflib, errno, json, os, shutil, sys
 from pathlib import Path
 from typing import Annotated
 from fastcore.script import anno_parser, store_true
@@ -12,9 +12,10 @@ from .zoo import LayerpruneError
 from .files import FolderLockedError
 
 # %% auto #0
-__all__ = ['DTYPES', 'REQUIRED', 'EVAL_TASKS', 'COMMANDS', 'POSITIONAL', 'EXAMPLES', 'USER_ERRORS', 'distances', 'prune', 'heal',
-           'eval', 'sweep', 'figure_families', 'notebook_params', 'execute_notebook', 'figures', 'zoo', 'data', 'check',
-           'usage', 'parse', 'error_line', 'main']
+__all__ = ['DTYPES', 'REQUIRED', 'EVAL_TASKS', 'COMMANDS', 'POSITIONAL', 'EXAMPLES', 'USER_ERRORS', 'SYSTEM_ERRNOS', 'KEPT',
+           'distances', 'prune', 'heal', 'eval', 'sweep', 'figure_families', 'notebook_params', 'check_params',
+           'family_params', 'execute_notebook', 'figures', 'zoo', 'data', 'check', 'usage', 'parse', 'error_line',
+           'main']
 
 # %% ../nbs/08_cli.ipynb #237d1601
 DTYPES = ("float32", "bfloat16", "float16")  # what --dtype accepts
@@ -83,6 +84,7 @@ def distances(model: str, # zoo key, hub id or checkpoint directory
     from layerprune.similarity import angular_distances, best_blocks
     _at_least("docs", docs, 1); _at_least("max-len", max_len, 2); _at_least("batch", batch, 1); _check_dtype(dtype); _device(device)
     _need(Path(out).resolve().parent.is_dir(), f"--out {out}: the folder {Path(out).parent} does not exist.")
+    _need(not Path(out).is_dir(), f"--out {out} is a folder: give a file name, e.g. {Path(out) / 'distances.npz'}.")
     c4 = D.load_c4("validation", Path(data_dir) / "c4" if data_dir else None)
     texts = D.split_documents(c4, D.C4_ROLES, seed)["distances"][:docs]
     m, tok, _ = _load(model, dtype, device)
@@ -197,6 +199,7 @@ def eval(model: str, # zoo key, hub id or checkpoint directory
     _at_least("c4-blocks", c4_blocks, 1); _at_least("c4-len", c4_len, 2); _check_dtype(dtype); _device(device)
     _need(not adapter or Path(adapter).is_dir(), f"--adapter {adapter}: no such folder (a healed run's adapter/).")
     _need(not out or Path(out).resolve().parent.is_dir(), f"--out {out}: the folder {Path(out).parent} does not exist.")
+    _need(not out or not Path(out).is_dir(), f"--out {out} is a folder: give a file name, e.g. {Path(out) / 'eval.json'}.")
     data = _eval_data(ts, data_dir, seed)
     m, tok, _ = _load(model, dtype, device)
     if adapter:
@@ -230,6 +233,8 @@ def sweep(model: str, # zoo key, hub id or checkpoint directory
     strats = tuple(s.strip() for s in strategies.split(",") if s.strip())
     _need(strats and set(strats) <= set(STRATEGIES), f"--strategies {strategies!r}: choose from {', '.join(STRATEGIES)} (comma-separated).")
     _device(device)
+    _need(ns is None or _numbers("ns", ns), f"--ns {ns!r}: give at least one block size, or leave --ns out for the profile's.")
+    _need(not out_dir or not Path(out_dir).is_file(), f"--out-dir {out_dir} is a file: give a folder (new, or a run's to resume).")
     cfg = SweepConfig(model, family=family, profile=profile, out_dir=out_dir, ns=_numbers("ns", ns),
                       heal_ns=_numbers("heal-ns", heal_ns) if heal_ns is not None else None, strategies=strats,
                       device=device, data_dir=data_dir, fast=not naive)
@@ -252,18 +257,38 @@ def notebook_params(params: str | None, # --params: a JSON object
     except json.JSONDecodeError as e:
         raise LayerpruneError(f"--params is not valid JSON ({e.msg}, column {e.colno}): write e.g. '{{\"device\": \"cuda\"}}'.") from None
     _need(isinstance(extra, dict), f"--params {params!r}: give a JSON object, e.g. '{{\"device\": \"cuda\"}}'.")
+    return check_params(extra, notebook, "--params")
+
+def check_params(extra: dict, # parameter name -> value
+                 notebook: str | Path, # the notebook whose parameters cell they set
+                 where: str, # where they come from, for messages: "--params" or a YAML file
+                ) -> dict:
+    "`extra` checked against the notebook's parameters: known names, right types; a string for a list is one item (or a comma list)."
     import papermill as pm
     known = pm.inspect_notebook(str(notebook))
     for k, v in list(extra.items()):
-        close = difflib.get_close_matches(k, known, n=1)
-        _need(k in known, f"--params: {notebook} has no parameter {k!r}" + (f"; did you mean {close[0]!r}?" if close else ".") +
+        close = difflib.get_close_matches(str(k), known, n=1)
+        _need(k in known, f"{where}: {notebook} has no parameter {k!r}" + (f"; did you mean {close[0]!r}?" if close else ".") +
               f" Parameters: {', '.join(known)}.")
         kind = known[k]["inferred_type_name"]
         if kind == "list" and isinstance(v, str): v = extra[k] = [s.strip() for s in v.split(",") if s.strip()]
         want = _PARAM_TYPES.get(kind)
         _need(v is None or want is None or (isinstance(v, want) and not (isinstance(v, bool) and kind != "bool")),
-              f"--params: {k} = {v!r} is a {type(v).__name__}; {notebook} expects a {kind} (default {known[k]['default']}).")
+              f"{where}: {k} = {v!r} is a {type(v).__name__}; {notebook} expects a {kind} (default {known[k]['default']}).")
     return extra
+
+def family_params(path: Path, # a figures/params/<family>.yaml
+                  notebook: Path, # the notebook it parametrizes
+                 ) -> dict:
+    "The parameters of a family's YAML file, checked like `--params`; a YAML error names the file and line."
+    import yaml
+    try: p = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise LayerpruneError(f"{path}" + (f" line {mark.line + 1}" if mark else "") + f": not valid YAML ({getattr(e, 'problem', e)}); "
+                              "write one `name: value` a line.") from None
+    _need(isinstance(p, (dict, type(None))), f"{path}: give `name: value` lines (a YAML mapping), not a {type(p).__name__}.")
+    return check_params(dict(p or {}), notebook, str(path))
 
 def execute_notebook(notebook: Path, # the notebook to run
                      out: Path, # where the executed notebook goes
@@ -309,12 +334,12 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
             no_cross_family: store_true = False, # skip the cross-family figures (each --gpus child run does)
            ):
     "Regenerate a family's figures with papermill (or every zoo family's with --all, or --families), then the cross-family figures."
-    import yaml
     from layerprune.zoo import ZOO
     fdir = Path(figures_dir)
     _need((fdir / "family.ipynb").exists(), f"No {fdir / 'family.ipynb'}: run from the repository root or pass --figures-dir.")
     known = figure_families(fdir)
-    if all: fams = [f for f in known if yaml.safe_load((fdir / "params" / f"{f}.yaml").read_text()).get("model") in ZOO]
+    yamls = lambda fs: {f: family_params(fdir / "params" / f"{f}.yaml", fdir / "family.ipynb") for f in fs}
+    if all: fams = [f for f, p in yamls(known).items() if p.get("model") in ZOO]
     elif families:
         fams = [f.strip() for f in families.split(",") if f.strip()]
         unknown = [f for f in fams if f not in known]
@@ -323,6 +348,7 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
     else: raise LayerpruneError(f"Unknown family {family!r}: choose one of {', '.join(known)} (or --all).")
     _need(profile in (None, "tiny", "cpu", "gpu", "full"), f"--profile {profile!r}: choose tiny, cpu, gpu or full.")
     extra = notebook_params(params, fdir / "family.ipynb")
+    fam_params = yamls(fams)  # every family's file checked before any runs
     if gpus is not None:
         from layerprune.distributed import parse_gpus, family_gpu_plan, run_family_plan
         plan = family_gpu_plan(fams, parse_gpus(gpus, n_visible=None if not dry_run else 1 << 16))
@@ -332,7 +358,7 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
         _need(not failed, f"Families failed: {', '.join(failed)} (see {fdir}/<family>.gpu<id>.log).")
         return
     for fam in fams:
-        p = {**yaml.safe_load((fdir / "params" / f"{fam}.yaml").read_text()), **extra}
+        p = {**fam_params[fam], **extra}
         if profile: p["profile"] = profile
         run_dir = Path(p.get("out_dir") or fdir / fam)
         p["out_dir"] = str(run_dir)  # as given (relative to here by default): the record names no machine's paths
@@ -410,9 +436,17 @@ def parse(argv: list[str]) -> tuple:
     p.error = error
     return f, {k: v for k, v in vars(p.parse_args(argv[1:])).items() if k not in ("pdb", "xtra")}
 
+SYSTEM_ERRNOS = {errno.ENOSPC: "free disk space", errno.EDQUOT: "free disk space", errno.EROFS: "choose a writable folder",
+                 errno.EACCES: "fix the permissions or choose another path", errno.EPERM: "fix the permissions or choose another path"}
+KEPT = "finished results and checkpoints are kept (each file is written whole or not at all): run the same command again to go on."
+
 def error_line(command: str, e: BaseException) -> str:
-    "The one line a user sees for a user error."
-    return f"layerprune {command}: error: {' '.join(str(e).split()) or type(e).__name__}"
+    "The one line a user sees for a user error (also a full disk, a read-only folder, Ctrl-C)."
+    if isinstance(e, KeyboardInterrupt): return f"layerprune {command}: interrupted (Ctrl-C); {KEPT}"
+    msg = ' '.join(str(e).split()) or type(e).__name__
+    if isinstance(e, OSError) and e.errno in SYSTEM_ERRNOS:
+        msg += f". To fix: {SYSTEM_ERRNOS[e.errno]}; {KEPT}"
+    return f"layerprune {command}: error: {msg}"
 
 def main(argv: list[str] | None = None) -> None:
     "Entry point of the `layerprune` console script."
@@ -423,9 +457,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         f, kwargs = parse(argv)
         f(**kwargs)
-    except USER_ERRORS as e:
-        if debug: raise
+    except (*USER_ERRORS, OSError, KeyboardInterrupt) as e:
+        if debug or (isinstance(e, OSError) and not isinstance(e, USER_ERRORS) and e.errno not in SYSTEM_ERRNOS): raise
         line = error_line(argv[0], e)
         print(line, file=sys.stderr)
-        stop = SystemExit(line); stop.code = 2  # exit status 2; the message stays readable in tests
+        stop = SystemExit(line); stop.code = 130 if isinstance(e, KeyboardInterrupt) else 2  # 130: the shell's code for Ctrl-C
         raise stop from None

@@ -92,6 +92,9 @@ class HealConfig:
 
     def __post_init__(self):
         if self.target_modules is not None: self.target_modules = tuple(self.target_modules)
+        for name in ("steps", "seq_len", "global_batch", "micro_batch", "rank", "warmup_steps", "seed"):
+            v = getattr(self, name)  # e.g. steps: "3" from a YAML file: named here, not a TypeError in a comparison
+            if not isinstance(v, int) or isinstance(v, bool): raise ValueError(f"HealConfig.{name}={v!r} is a {type(v).__name__}: give a whole number.")
         for name in ("steps", "seq_len", "global_batch", "micro_batch", "rank"):
             if getattr(self, name) < 1: raise ValueError(f"HealConfig.{name} must be >= 1, got {getattr(self, name)}.")
         if self.global_batch % self.micro_batch:

@@ -237,7 +237,11 @@ PROFILES: dict[str, dict] = {
 def cfg_device(cfg: SweepConfig) -> torch.device:
     "The torch device of a run."
     if cfg.device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(cfg.device)
+    try: dev = torch.device(cfg.device)
+    except RuntimeError: raise ValueError(f"device={cfg.device!r} is not a device: use auto, cpu, cuda or cuda:N.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={cfg.device!r}: no CUDA GPU is visible here; use device='cpu' or 'auto'.")
+    return dev
 
 @dataclass
 class SweepConfig:
@@ -273,12 +277,30 @@ class SweepConfig:
             raise ValueError(f"Unknown profile {self.profile!r}: choose one of {', '.join(PROFILES)}.")
         for k, v in PROFILES[self.profile].items():
             if getattr(self, k) is None: setattr(self, k, v)
+        if isinstance(self.strategies, str): self.strategies = [s.strip() for s in self.strategies.split(",") if s.strip()]
         self.strategies = tuple(self.strategies)
+        for k in ("ns", "heal_ns", "mmlu_subjects"):  # one value for a tuple of one; never a string's letters
+            v = getattr(self, k)
+            if isinstance(v, str) and k != "mmlu_subjects":
+                raise ValueError(f"{k}={v!r} is a string: give numbers, e.g. {k}=(1, 2, 0.25).")
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool): setattr(self, k, (v,))
         bad = set(self.strategies) - set(STRATEGIES)
         if bad or not self.strategies: raise ValueError(f"Unknown strategies {sorted(bad)}: choose from {STRATEGIES}.")
         if self.family is None: self.family = Path(str(self.model)).name.lower()
         if self.out_dir is None: self.out_dir = str(Path("figures") / self.family)
-        if self.dtype == "auto": self.dtype = default_dtype(cfg_device(self))  # what settings record and resume compares
+        self.check_numbers()
+        dev = cfg_device(self)  # a device that is not there is refused now, not after the data and the model load
+        if self.dtype == "auto": self.dtype = default_dtype(dev)  # what settings record and resume compares
+
+    def check_numbers(self):
+        "Refuse counts that would silently give an empty or meaningless run (0 questions, a negative budget, ...)."
+        low = dict(mmlu_limit=1, boolq_limit=1, c4_blocks=1, c4_len=2, distance_docs=1, distance_len=2, batch_tokens=1,
+                   variants_per_pass=1, mmlu_k=0, seed=0)
+        for k, lo in low.items():
+            v = getattr(self, k)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < lo):
+                raise ValueError(f"{k}={v!r}: give a whole number of at least {lo}.")
+        if self.mmlu_k is not None and self.mmlu_k > 5: raise ValueError(f"mmlu_k={self.mmlu_k}: MMLU has 5 dev shots per subject; give 0..5.")
 
 def layer_counts(spec: Sequence | None, # ints (layers) or fractions of L in (0, 1); None: all
                  L: int, # layers of the model
