@@ -223,6 +223,8 @@ def sweep(model: str, # zoo key, hub id or checkpoint directory
           device: str = "auto", # auto, cpu, cuda, ...
           data_dir: str = None, # folder with mmlu/ boolq/ c4/
           naive: store_true = False, # evaluate each variant on its own (no shared prefix)
+          mmlu_k: int = None, # MMLU shots, 0..5 (default: the profile's)
+          mmlu_shot_seed: int = None, # order of each subject's shots: default the dev file's (the paper's); a seed permutes them
          ):
     "Run (or resume) the sweep of one model: every n x strategy, unhealed and healed; writes results.csv."
     from layerprune.sweep import SweepConfig, run_sweep, PROFILES, STRATEGIES
@@ -230,9 +232,11 @@ def sweep(model: str, # zoo key, hub id or checkpoint directory
     strats = tuple(s.strip() for s in strategies.split(",") if s.strip())
     _need(strats and set(strats) <= set(STRATEGIES), f"--strategies {strategies!r}: choose from {', '.join(STRATEGIES)} (comma-separated).")
     _device(device)
+    _need(mmlu_k is None or 0 <= mmlu_k <= 5, f"--mmlu-k {mmlu_k}: MMLU shots must be 0..5 (each subject has 5 dev questions).")
     cfg = SweepConfig(model, family=family, profile=profile, out_dir=out_dir, ns=_numbers("ns", ns),
                       heal_ns=_numbers("heal-ns", heal_ns) if heal_ns is not None else None, strategies=strats,
-                      device=device, data_dir=data_dir, fast=not naive)
+                      device=device, data_dir=data_dir, fast=not naive,
+                      mmlu_k=mmlu_k, mmlu_shot_seed=mmlu_shot_seed)
     df = run_sweep(cfg)
     print(df[["strategy", "n", "healed", "mmlu_micro", "boolq", "c4_loss"]].round(3).to_string(index=False))
 
