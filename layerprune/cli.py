@@ -326,8 +326,10 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
     elif family in known: fams = [family]
     else: raise LayerpruneError(f"Unknown family {family!r}: choose one of {', '.join(known)} (or --all).")
     _need(profile in (None, "tiny", "cpu", "gpu", "full"), f"--profile {profile!r}: choose tiny, cpu, gpu or full.")
-    extra = notebook_params(params, fdir / "family.ipynb")
+    books = {f: fdir / (yaml.safe_load((fdir / "params" / f"{f}.yaml").read_text()) or {}).get("notebook", "family.ipynb") for f in fams}
+    extra = {f: notebook_params(params, nb) for f, nb in books.items()}
     if gpus is not None:
+        extra = extra[fams[0]] if fams else {}
         from layerprune.distributed import parse_gpus, family_gpu_plan, run_family_plan
         plan = family_gpu_plan(fams, parse_gpus(gpus, n_visible=None if not dry_run else 1 << 16))
         codes = run_family_plan(plan, fdir, profile, extra, dry_run=dry_run)
@@ -336,14 +338,28 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
         _need(not failed, f"Families failed: {', '.join(failed)} (see {fdir}/<family>.gpu<id>.log).")
         return
     for fam in fams:
-        p = {**yaml.safe_load((fdir / "params" / f"{fam}.yaml").read_text()), **extra}
+        nb = books[fam]
+        p = {k: v for k, v in yaml.safe_load((fdir / "params" / f"{fam}.yaml").read_text()).items() if k != "notebook"}
+        p.update(extra[fam])
         if profile: p["profile"] = profile
         p["out_dir"] = str(Path(p.get("out_dir") or fdir / fam).resolve())  # absolute: papermill runs in out_dir
-        out = Path(p["out_dir"]) / "family.ipynb"
+        out = _notebook_out(nb, p)
         out.parent.mkdir(parents=True, exist_ok=True)
-        print(f"== {fam}: papermill {fdir / 'family.ipynb'} -> {out}", flush=True)
-        _with_progress(lambda: execute_notebook(fdir / "family.ipynb", out, p), p, fdir / "family.ipynb")
-    if not no_cross_family: _cross_family_figures(fdir)
+        print(f"== {fam}: papermill {nb} -> {out}", flush=True)
+        _with_progress(lambda: execute_notebook(nb, out, p), p, nb)
+    if not no_cross_family and any(nb.name == "family.ipynb" for nb in books.values()): _cross_family_figures(fdir)
+
+def _notebook_out(nb: Path, # the notebook papermill runs
+                  p: dict, # its parameters (`out_dir` absolute); `figures_dir` and a part's `progress_file` are set here
+                 ) -> Path:
+    "Where the executed notebook goes: `<out_dir>/<name>.ipynb`, or `<name>.<part>.ipynb` for one part of a run that several processes compute at once."
+    import papermill as pm
+    known = pm.inspect_notebook(str(nb))
+    if "figures_dir" in known: p.setdefault("figures_dir", str(nb.parent.resolve()))
+    part = p.get("part") if "part" in known else None
+    if part in (None, "all", "draw"): return Path(p["out_dir"]) / nb.name
+    p.setdefault("progress_file", str(Path(p["out_dir"]) / f"progress.{part}.log"))
+    return Path(p["out_dir"]) / f"{nb.stem}.{part}.ipynb"
 
 def _cross_family_figures(fdir: Path):
     "The cross-family figures from every figures/*/results.csv."
