@@ -98,7 +98,8 @@ def run_ablations(plan: Sequence[AblationRun], # from `ablation_plan`
         raise FileNotFoundError(f"distances {distances}: no such file. Give the model's distances.npz (e.g. "
                                 "figures/<family>/distances.npz), or None to compute them in the first run.")
     report = report or Reporter(None)
-    todo = list({r.name: r for r in plan if part in ("all", r.owner)}.values())  # a shared run once
+    seen = set()  # a shared run once, under its first part
+    todo = [r for r in plan if part in ("all", r.owner) and not (r.name in seen or seen.add(r.name))]
     for i, r in enumerate(todo):
         seed_distances(r.cfg.out_dir, distances)
         report.stage(r.part, f"{r.name} ({i + 1}/{len(todo)})")
