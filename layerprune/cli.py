@@ -316,7 +316,7 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
     import yaml
     from layerprune.zoo import ZOO
     fdir = Path(figures_dir)
-    _need((fdir / "family.ipynb").exists(), f"No {fdir / 'family.ipynb'}: run from the repository root or pass --figures-dir.")
+    _need((fdir / "params").is_dir(), f"No {fdir / 'params'}: run from the repository root or pass --figures-dir.")
     known = figure_families(fdir)
     if all: fams = [f for f in known if yaml.safe_load((fdir / "params" / f"{f}.yaml").read_text()).get("model") in ZOO]
     elif families:
