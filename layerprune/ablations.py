@@ -52,7 +52,8 @@ def ablation_plan(base: dict, # SweepConfig fields every run shares: model, fami
                   orderings_k: int = 5, # the shot count whose orders are varied
                  ) -> list[AblationRun]:
     "Every run of the three ablations: Fig. 7 unhealed over shots and orders, Figs. 8-9 healed over seeds and ranks."
-    out, heal = Path(out_dir), dict(base.get("heal_overrides") or {})
+    out = Path(out_dir)
+    heal = dict(SweepConfig(**{**base, "out_dir": str(out)}).heal_overrides or {})  # the profile's when `base` has none
     def cfg(name, **kw): return SweepConfig(**{**base, "out_dir": str(out / name), "progress": False, **kw})
     runs = []
     for k in shots:
