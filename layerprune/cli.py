@@ -226,6 +226,8 @@ def sweep(model: str, # zoo key, hub id or checkpoint directory
           device: str = "auto", # auto, cpu, cuda, ...
           data_dir: str = None, # folder with mmlu/ boolq/ c4/
           naive: store_true = False, # evaluate each variant on its own (no shared prefix)
+          mmlu_k: int = None, # MMLU shots, 0..5 (default: the profile's)
+          mmlu_shot_seed: int = None, # order of each subject's shots: default the dev file's (the paper's); a seed permutes them
          ):
     "Run (or resume) the sweep of one model: every n x strategy, unhealed and healed; writes results.csv."
     from layerprune.sweep import SweepConfig, run_sweep, PROFILES, STRATEGIES
@@ -235,9 +237,11 @@ def sweep(model: str, # zoo key, hub id or checkpoint directory
     _device(device)
     _need(ns is None or _numbers("ns", ns), f"--ns {ns!r}: give at least one block size, or leave --ns out for the profile's.")
     _need(not out_dir or not Path(out_dir).is_file(), f"--out-dir {out_dir} is a file: give a folder (new, or a run's to resume).")
+    _need(mmlu_k is None or 0 <= mmlu_k <= 5, f"--mmlu-k {mmlu_k}: MMLU shots must be 0..5 (each subject has 5 dev questions).")
     cfg = SweepConfig(model, family=family, profile=profile, out_dir=out_dir, ns=_numbers("ns", ns),
                       heal_ns=_numbers("heal-ns", heal_ns) if heal_ns is not None else None, strategies=strats,
-                      device=device, data_dir=data_dir, fast=not naive)
+                      device=device, data_dir=data_dir, fast=not naive,
+                      mmlu_k=mmlu_k, mmlu_shot_seed=mmlu_shot_seed)
     df = run_sweep(cfg)
     print(df[["strategy", "n", "healed", "mmlu_micro", "boolq", "c4_loss"]].round(3).to_string(index=False))
 
@@ -278,9 +282,9 @@ def check_params(extra: dict, # parameter name -> value
     return extra
 
 def family_params(path: Path, # a figures/params/<family>.yaml
-                  notebook: Path, # the notebook it parametrizes
-                 ) -> dict:
-    "The parameters of a family's YAML file, checked like `--params`; a YAML error names the file and line."
+                  figures_dir: Path, # the folder of the notebooks; `notebook:` in the file names its own (default family.ipynb)
+                 ) -> tuple[Path, dict]:
+    "(notebook, parameters) of a family's YAML file, checked like `--params`; a YAML error names the file and line."
     import yaml
     try: p = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
@@ -288,7 +292,10 @@ def family_params(path: Path, # a figures/params/<family>.yaml
         raise LayerpruneError(f"{path}" + (f" line {mark.line + 1}" if mark else "") + f": not valid YAML ({getattr(e, 'problem', e)}); "
                               "write one `name: value` a line.") from None
     _need(isinstance(p, (dict, type(None))), f"{path}: give `name: value` lines (a YAML mapping), not a {type(p).__name__}.")
-    return check_params(dict(p or {}), notebook, str(path))
+    p = dict(p or {})
+    notebook = Path(figures_dir) / p.pop("notebook", "family.ipynb")
+    _need(notebook.exists(), f"{path}: no notebook {notebook}; name one of {Path(figures_dir)}'s notebooks, or leave `notebook:` out.")
+    return notebook, check_params(p, notebook, str(path))
 
 def execute_notebook(notebook: Path, # the notebook to run
                      out: Path, # where the executed notebook goes
@@ -336,10 +343,10 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
     "Regenerate a family's figures with papermill (or every zoo family's with --all, or --families), then the cross-family figures."
     from layerprune.zoo import ZOO
     fdir = Path(figures_dir)
-    _need((fdir / "family.ipynb").exists(), f"No {fdir / 'family.ipynb'}: run from the repository root or pass --figures-dir.")
+    _need((fdir / "params").is_dir(), f"No {fdir / 'params'}: run from the repository root or pass --figures-dir.")
     known = figure_families(fdir)
-    yamls = lambda fs: {f: family_params(fdir / "params" / f"{f}.yaml", fdir / "family.ipynb") for f in fs}
-    if all: fams = [f for f, p in yamls(known).items() if p.get("model") in ZOO]
+    yamls = lambda fs: {f: family_params(fdir / "params" / f"{f}.yaml", fdir) for f in fs}
+    if all: fams = [f for f, (nb, p) in yamls(known).items() if p.get("model") in ZOO and nb.name == "family.ipynb"]
     elif families:
         fams = [f.strip() for f in families.split(",") if f.strip()]
         unknown = [f for f in fams if f not in known]
@@ -347,9 +354,10 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
     elif family in known: fams = [family]
     else: raise LayerpruneError(f"Unknown family {family!r}: choose one of {', '.join(known)} (or --all).")
     _need(profile in (None, "tiny", "cpu", "gpu", "full"), f"--profile {profile!r}: choose tiny, cpu, gpu or full.")
-    extra = notebook_params(params, fdir / "family.ipynb")
     fam_params = yamls(fams)  # every family's file checked before any runs
+    extra = {f: notebook_params(params, nb) for f, (nb, _) in fam_params.items()}
     if gpus is not None:
+        extra = extra[fams[0]] if fams else {}
         from layerprune.distributed import parse_gpus, family_gpu_plan, run_family_plan
         plan = family_gpu_plan(fams, parse_gpus(gpus, n_visible=None if not dry_run else 1 << 16))
         codes = run_family_plan(plan, fdir, profile, extra, dry_run=dry_run)
@@ -358,15 +366,27 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
         _need(not failed, f"Families failed: {', '.join(failed)} (see {fdir}/<family>.gpu<id>.log).")
         return
     for fam in fams:
-        p = {**fam_params[fam], **extra}
+        nb, p = fam_params[fam]
+        p = {**p, **extra[fam]}
         if profile: p["profile"] = profile
-        run_dir = Path(p.get("out_dir") or fdir / fam)
-        p["out_dir"] = str(run_dir)  # as given (relative to here by default): the record names no machine's paths
-        out = run_dir / "family.ipynb"
-        run_dir.mkdir(parents=True, exist_ok=True)
-        print(f"== {fam}: papermill {fdir / 'family.ipynb'} -> {out}", flush=True)
-        _with_progress(lambda: execute_notebook(fdir / "family.ipynb", out, p), p, fdir / "family.ipynb")
-    if not no_cross_family: _cross_family_figures(fdir)
+        p["out_dir"] = str(Path(p.get("out_dir") or fdir / fam))  # as given (relative to here by default): no machine paths
+        out = _notebook_out(nb, p)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        print(f"== {fam}: papermill {nb} -> {out}", flush=True)
+        _with_progress(lambda: execute_notebook(nb, out, p), p, nb)
+    if not no_cross_family and any(nb.name == "family.ipynb" for nb, _ in fam_params.values()): _cross_family_figures(fdir)
+
+def _notebook_out(nb: Path, # the notebook papermill runs
+                  p: dict, # its parameters; `figures_dir` and a part's `progress_file` are set here
+                 ) -> Path:
+    "Where the executed notebook goes: `<out_dir>/<name>.ipynb`, or `<name>.<part>.ipynb` for one part of a run that several processes compute at once."
+    import papermill as pm
+    known = pm.inspect_notebook(str(nb))
+    if "figures_dir" in known: p.setdefault("figures_dir", str(nb.parent))
+    part = p.get("part") if "part" in known else None
+    if part in (None, "all", "draw"): return Path(p["out_dir"]) / nb.name
+    p.setdefault("progress_file", str(Path(p["out_dir"]) / f"progress.{part}.log"))
+    return Path(p["out_dir"]) / f"{nb.stem}.{part}.ipynb"
 
 def _cross_family_figures(fdir: Path):
     "The cross-family figures from every figures/*/results.csv."

@@ -256,6 +256,7 @@ class SweepConfig:
     mmlu_subjects: tuple | None = None  # MMLU subjects; None: the profile's (None there = all 57)
     mmlu_limit: int | None = None  # MMLU questions per subject (seeded subset)
     mmlu_k: int | None = None  # MMLU shots
+    mmlu_shot_seed: int | None = None  # order of each subject's shots: None the dev file's (the paper's), a seed a fixed permutation (`eval.shot_order`)
     boolq_limit: int | None = None  # BoolQ validation questions (seeded subset)
     c4_blocks: int | None = None  # C4 validation blocks for the loss
     c4_len: int | None = None  # tokens per C4 block
@@ -367,7 +368,7 @@ def _row(cfg: SweepConfig, L: int, strategy: str, n: int, start: int, healed: bo
                 removed=",".join(map(str, range(start, start + n))) if n else "", healed=healed,
                 mmlu_micro=mmlu.accuracy, mmlu_macro=mmlu.macro_accuracy, boolq=boolq.accuracy,
                 boolq_majority=boolq.majority_baseline, c4_loss=c4, c4_loss_norm=c4 / math.log(vocab), vocab_size=vocab,
-                mmlu_k=cfg.mmlu_k, mmlu_n=len(mmlu.labels), mmlu_dropped_shots=mmlu.settings.get("dropped_shots", 0),
+                mmlu_k=cfg.mmlu_k, mmlu_shot_seed=cfg.mmlu_shot_seed, mmlu_n=len(mmlu.labels), mmlu_dropped_shots=mmlu.settings.get("dropped_shots", 0),
                 boolq_n=len(boolq.labels), c4_blocks=len(c4_block_losses), c4_len=cfg.c4_len,
                 eval_text="c4 validation, role 'loss'", profile=cfg.profile, seed=cfg.seed,
                 timestamp=time.strftime("%Y-%m-%dT%H:%M:%S"), settings=json.dumps(asdict(cfg), default=str),
@@ -443,7 +444,7 @@ def heal_point(model, tokenizer, start: int, n: int, data: SweepData, blocks: to
     return res.model, res.metadata, hc
 
 # %% ../nbs/06_sweep.ipynb #ed816169
-_RESULT_FIELDS = ("model", "mmlu_subjects", "mmlu_limit", "mmlu_k", "boolq_limit", "c4_blocks", "c4_len", "distance_docs",
+_RESULT_FIELDS = ("model", "mmlu_subjects", "mmlu_limit", "mmlu_k", "mmlu_shot_seed", "boolq_limit", "c4_blocks", "c4_len", "distance_docs",
                   "distance_len", "dtype", "seed")
 _HEAL_FIELDS = ("heal_profile", "heal_overrides")
 
@@ -470,7 +471,7 @@ def run_identity(cfg: SweepConfig, # the settings of this run
     heal = {k: v for k, v in asdict(sweep_heal_config(cfg)).items() if k != "checkpoint_every"}
     fps = dict(mmlu=fingerprint(data.mmlu), mmlu_dev=fingerprint(data.mmlu_dev), boolq=fingerprint(data.boolq),
                **{f"c4_{role}": fingerprint(docs) for role, docs in sorted(data.c4.items())})
-    return dict(data=fps, prompts=dict(mmlu=ev.MMLU_PROMPT_VERSION, boolq=ev.BOOLQ_PROMPT_VERSION),
+    return dict(data=fps, prompts=dict(mmlu=ev.MMLU_PROMPT_VERSION, mmlu_shot_seed=cfg.mmlu_shot_seed, boolq=ev.BOOLQ_PROMPT_VERSION),
                 heal=json.loads(json.dumps(heal, default=str)))
 
 def model_identity(src: str | Path, # the resolved model: a checkpoint folder or a hub id
@@ -538,7 +539,7 @@ def _run_sweep(cfg: SweepConfig, report: Reporter) -> pd.DataFrame:
     from layerprune.data import token_blocks
     blocks = token_blocks(data.c4["loss"], tok, cfg.c4_blocks, cfg.c4_len, seed=cfg.seed)
     max_len = ev.model_max_length(model)
-    items_mmlu = ev.mmlu_items(tok, data.mmlu, data.mmlu_dev, cfg.mmlu_k, max_len)
+    items_mmlu = ev.mmlu_items(tok, data.mmlu, data.mmlu_dev, cfg.mmlu_k, max_len, shot_seed=cfg.mmlu_shot_seed)
     items_boolq = ev.boolq_items(tok, data.boolq, max_len)
     vocab = model.get_output_embeddings().weight.shape[0]
     starts = {(s, n): block_start(s, n, dist, L) for s in cfg.strategies for n in ns}

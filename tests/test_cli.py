@@ -53,6 +53,7 @@ BAD = [  # (argv, message): each refused before any data or model loads
     (["sweep", "m", "--heal-ns", "0"], "--heal-ns '0'"),
     (["sweep", "m", "--strategies", "random"], "--strategies 'random': choose from similarity, deepest"),
     (["sweep", "m", "--profile", "huge"], "--profile 'huge'"),
+    (["sweep", "m", "--mmlu-k", "7"], "--mmlu-k 7: MMLU shots must be 0..5"),
     (["heal", "m", "--out", "h", "--lr", "-0.001"], "--lr -0.001: the learning rate must be > 0"),
     (["heal", "m", "--out", "h", "--steps", "0"], "--steps 0: must be at least 1"),
     (["heal", "m", "--out", "h", "--quantize", "int8"], "--quantize 'int8'"),
@@ -222,3 +223,21 @@ def test_system_write_errors_are_one_line_with_the_fix(err, fix, monkeypatch, ca
     def bug(action: str = "fetch"): raise OSError(22, "Invalid argument")
     monkeypatch.setitem(cli.COMMANDS, "data", bug)
     with pytest.raises(OSError): main(["data", "fetch"])  # other OS errors may be bugs: the traceback stays
+
+
+def test_figures_family_with_its_own_notebook_and_parts(tmp_path):
+    import nbformat
+    fdir = tmp_path / "figures"; (fdir / "params").mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell("part = 'all'\nout_dir = None\nfigures_dir = None\nprogress_file = None"); p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell("from pathlib import Path\nPath(out_dir, f'ran-{part}').write_text(str(figures_dir))")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, fdir / "abl.ipynb")
+    (fdir / "params" / "x-abl.yaml").write_text("notebook: abl.ipynb\npart: all\n")
+    main(["figures", "--family", "x-abl", "--figures-dir", str(fdir), "--params", '{"part": "seeds"}'])
+    out = fdir / "x-abl"
+    assert (out / "abl.seeds.ipynb").exists() and (out / "progress.seeds.log").exists() and not (out / "abl.ipynb").exists()
+    assert (out / "ran-seeds").read_text() == str(fdir)  # the notebook finds params/ and the base runs
+    main(["figures", "--family", "x-abl", "--figures-dir", str(fdir)])
+    assert (out / "abl.ipynb").exists() and (out / "ran-all").exists()
+    assert not (fdir / "cross-family").exists()  # a family with its own notebook adds no results.csv to draw across
