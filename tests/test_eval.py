@@ -310,3 +310,11 @@ def test_c4_loss_equals_the_models_own_loss():
     assert res.vocab_size == 512 and res.to_row()["tokens"] == 5 * 23
     with pytest.raises(ValueError, match="LongTensor"):
         ev.c4_loss(model, blocks[0])
+
+
+def test_encode_in_threads_equals_one_call(tok, mmlu):
+    test, dev = mmlu
+    shots = ev.group_by_subject(dev)
+    texts = [ev.mmlu_prompt(q, shots[q.subject], 5) for q in test[:150]]
+    plain = [list(x) for x in tok(texts, add_special_tokens=False)["input_ids"]]
+    assert ev.encode(tok, texts, threads=4) == ev.encode(tok, texts, threads=1) == plain
