@@ -97,7 +97,11 @@ def rows(res: dict, cmds: dict, peaks: dict, n_params: int, L: int) -> list[dict
         o, l = p3["ours_kv_prefix"], p3.get("lmeval_hendrycks_prompt") or {}
         if l: add("P3", f"lm-eval / ours, wall time (MMLU 5-shot, {p3['n_mmlu']} questions)", l["speedup_of_ours"]["wall"],
                   ours_accuracy=o["accuracy"], lmeval_accuracy=l["accuracy"], agreement=l["agreement_with_ours"],
-                  ours_s=o["wall_seconds"], lmeval_s=l["wall_seconds"])
+                  ours_s=o["wall_seconds"], lmeval_s=l["wall_seconds"],
+                  disagreements_beyond_near_ties=l.get("disagreements_beyond_near_ties"))
+        if "tokens_computed" in o:  # our whole timed run (tokenization included), as FLOP/s of the tokens it computes
+            add("P3", "ours, MMLU scoring FLOP/s (2 per parameter per computed token, whole timed run) / measured matmul peak",
+                o["tokens_computed"] * 2 * n_params / o["wall_seconds"] / peaks["matmul_flops"], tokens_computed=o["tokens_computed"])
     if p4 := res.get("P4"):
         o, t = p4["results"]["ours"], p4["results"].get("trainer")
         if t: add("P4", f"ours / HF Trainer, steady tokens/s (LoRA, base {p4['config']['quantize']})", p4["ours_over_trainer"]["tokens_per_s_steady"],
