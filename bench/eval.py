@@ -146,12 +146,17 @@ def warmup(model):
     if torch.cuda.is_available(): torch.cuda.synchronize()
 
 
-def work_counts(tok, test, dev, k: int, max_length) -> dict:
-    "Tokens our scorer computes (each prefix once + every suffix, no padding) and in whole prompts (lm-eval's), counted after the timer."
-    items = ev.mmlu_items(tok, test, dev, k, max_length)
+def work_counts(model, tok, test, dev, k: int, max_length, batch_tokens: int) -> dict:
+    "After the timer, apart: our stages timed one by one (items, scoring), forward passes, tokens computed (each prefix once + every suffix) and in whole prompts (lm-eval's)."
+    (items, t_items, _) = timed(ev.mmlu_items, tok, test, dev, k, max_length)
+    calls = []
+    hook = model.register_forward_pre_hook(lambda *a: calls.append(1))
+    try: _, t_score, _ = timed(ev.prefix_candidate_logits, model, items, batch_tokens, progress=False)
+    finally: hook.remove()
     groups = list(ev.prefix_groups(items))
     ours = sum(max(p, 0) + sum(len(s) - max(p, 0) for s in seqs) for _, seqs, p in groups)
-    return dict(tokens_computed=ours, tokens_whole_prompts=sum(len(it.input_ids) for it in items), prefix_groups=len(groups))
+    return dict(tokens_computed=ours, tokens_whole_prompts=sum(len(it.input_ids) for it in items), prefix_groups=len(groups),
+                stages_apart=dict(items_seconds=t_items, scoring_seconds=t_score, forward_passes=len(calls)))
 
 
 def timed(fn, *args, **kwargs):
@@ -208,7 +213,7 @@ def main():
     if args.warmup: warmup(model)
     summary["timers"] = TIMERS | dict(warmup=args.warmup)
     ours, wall, cpu = timed(ev.mmlu_eval, model, tok, test, dev, k=args.k, batch_tokens=args.batch_tokens, progress=False)
-    summary["ours_kv_prefix"] = ours.to_row() | dict(wall_seconds=wall, cpu_seconds=cpu, data_read_seconds=t_read) | work_counts(tok, test, dev, args.k, ours.settings["max_length"])
+    summary["ours_kv_prefix"] = ours.to_row() | dict(wall_seconds=wall, cpu_seconds=cpu, data_read_seconds=t_read) | work_counts(model, tok, test, dev, args.k, ours.settings["max_length"], args.batch_tokens)
     print(f"ours kv-prefix: acc {ours.accuracy:.4f} macro {ours.macro_accuracy:.4f} in {ours.settings['seconds']:.1f}s")
     if not args.skip_generic:
         gen, wall, cpu = timed(ev.mmlu_eval, model, tok, test, dev, k=args.k, batch_tokens=args.batch_tokens, use_prefix_cache=False, progress=False)
