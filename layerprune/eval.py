@@ -248,12 +248,11 @@ def _cache_kwarg() -> str:
 
 def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
     "Length of the longest common prefix of token id lists."
-    first, n = seqs[0], min(len(s) for s in seqs)
-    for s in seqs[1:]:
-        i = 0
-        while i < n and s[i] == first[i]: i += 1
-        n = i
-    return n
+    lo, hi = min(map(list, seqs)), max(map(list, seqs))  # what all share, the lexicographic extremes share (compared in C)
+    n = min(len(lo), len(hi))
+    i = 0
+    while i < n and lo[i] == hi[i]: i += 1
+    return i
 
 def sliding_window(model) -> int | None:
     "The sliding attention window of `model`'s layers, None where every layer attends to all tokens."
