@@ -10,7 +10,7 @@ and (2) lm-eval's default `mmlu` prompt. Reports accuracy, per-question agreemen
 Results: bench/RESULTS.md, section "P3 evaluation".
 """
 from __future__ import annotations
-import argparse, csv, json, os, platform, subprocess, sys, tempfile, time
+import argparse, csv, json, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -87,7 +87,7 @@ def write_boolq_task(work: Path, examples) -> str:
 
 
 def run_lmeval(args, work: Path, tasks: list[str], num_fewshot, label: str) -> dict | None:
-    py = Path(args.lmeval_python)
+    py = Path(shutil.which(args.lmeval_python) or args.lmeval_python)  # a path, or a name on PATH ("python3")
     if not py.exists():
         print(f"lm-eval python {py} not found: skipping lm-eval ({label})"); return None
     out = work / f"lmeval_{label}.json"
