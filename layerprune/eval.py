@@ -353,7 +353,7 @@ def stacked_prefix_cache(model, # a causal LM without sliding windows that retur
 def _stacked_logits(model, items, groups, out, batch_tokens, max_batch_size, bar):
     "Score `groups` (from `prefix_groups`, p >= 1) with several groups' prefixes per pass; fills `out`."
     device, cache_kw = model_device(model), _cache_kwarg()
-    for chunk in length_batches([p for _, _, p in groups], batch_tokens, max_batch_size):
+    for chunk in length_batches([p for _, _, p in groups], max(batch_tokens // 4, 1), max_batch_size):  # cache beside each pass: <= 1/4
         gs = [groups[c] for c in chunk]
         cache, pmask = stacked_prefix_cache(model, [seqs[0][:p] for _, seqs, p in gs], device)
         rows = [(g, j) for g, (idx, _, _) in enumerate(gs) for j in range(len(idx))]
