@@ -76,7 +76,7 @@ def paper_scale(model: str):
 def precision(d: dict) -> dict:
     "bench/precision.py: float32 over bfloat16 forward tokens/s on the CPU, and the dtype layerprune chooses there."
     return dict(value=d["float32_over_bfloat16"], model="smollm2-135m", machine=f"{d['cpu']} ({d['machine']})",
-                command=d.get("command", "python bench/precision.py"), default_dtype=d["default_dtype"])
+                command=d["command"], default_dtype=d["default_dtype"], load_1min=d["load_1min"])
 
 
 def p5_json(d: dict) -> dict:
@@ -104,7 +104,7 @@ SOURCES = [
     ("P6 memory, Llama-2-7B", "P6", "peak memory at 4k context, 50% removed / unpruned", "bench/gpu/results/p6_payoff/payoff.json", payoff("random llama-2-7b", "bfloat16", 0.5, "memory"), None, "2026-12-01"),
     ("paper scale 7B", "paper scale", "hours of `--profile full` on one H200", "bench/gpu/results/paper_scale/paper_scale.json", paper_scale("llama-2-7b"), None, "2026-12-01"),
     ("paper scale 13B", "paper scale", "hours of `--profile full` on one H200", "bench/gpu/results/paper_scale/paper_scale.json", paper_scale("llama-2-13b"), None, "2026-12-01"),
-    ("precision", "precision", "float32 / bfloat16 forward tokens/s on a CPU without native bf16", "bench/precision-results/cpu_smollm2-135m.json", precision, (">=", 1.0), "2026-12-01"),
+    ("precision", "precision", "float32 / bfloat16 forward tokens/s on a CPU without native bf16", "bench/precision-results/cpu_smollm2-135m.json", precision, (">=", 1.0), None),
 ]
 MISSING = {"P5 main job": "no raw record committed yet (bench/RESULTS.md, P5: 564 s, exit 0, before records were kept); "
                           "`P5_OUT=bench/p5-results/main_job.json bash bench/p5_main_job.sh` writes it"}
