@@ -95,7 +95,7 @@ def rows(res: dict, cmds: dict, peaks: dict, n_params: int, L: int) -> list[dict
                 r["naive_over_fast"], fast_over_floor=r["fast_over_floor"], same_predictions=r["same_predictions"])
     if p3 := res.get("P3"):
         o, l = p3["ours_kv_prefix"], p3.get("lmeval_hendrycks_prompt") or {}
-        if l: add("P3", f"lm-eval / ours, wall time (MMLU 5-shot, {p3['n_mmlu']} questions)", l["speedup_of_ours"]["wall"], timers=p3.get("timers"),
+        if "speedup_of_ours" in l: add("P3", f"lm-eval / ours, wall time (MMLU 5-shot, {p3['n_mmlu']} questions)", l["speedup_of_ours"]["wall"], timers=p3.get("timers"),
                   ours_accuracy=o["accuracy"], lmeval_accuracy=l["accuracy"], agreement=l["agreement_with_ours"],
                   ours_s=o["wall_seconds"], lmeval_s=l["wall_seconds"],
                   disagreements_beyond_near_ties=l.get("disagreements_beyond_near_ties"))
