@@ -206,7 +206,7 @@ def main():
     summary = dict(machine=dict(platform=platform.platform(), cpu=platform.processor() or platform.machine(),
                                 cores=os.cpu_count(), torch_threads=torch.get_num_threads(), torch=torch.__version__,
                                 cuda=torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None),
-                   command=" ".join(sys.argv), model=str(args.model), device=args.device, dtype=args.dtype,
+                   command=" ".join(sys.argv), date=time.strftime("%Y-%m-%d", time.gmtime()), model=str(args.model), device=args.device, dtype=args.dtype,
                    subjects=subjects, limit=limit, k=args.k, n_mmlu=len(test))
     tok = load_tokenizer(args.model)
     model = load_model(args.model, dtype=getattr(torch, args.dtype), device_map=args.device if args.device != "cpu" else None)
