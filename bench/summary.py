@@ -32,8 +32,8 @@ def _load(path: str) -> dict: return json.loads((ROOT / path).read_text())
 def portable(cmd: str) -> str:
     "A command with the device machine's folders written as lease.sh's variables (no machine-specific paths)."
     for pat, rep in [(r"/opt/torch/\.venv/bin/python3", "python3"), (r"(?<=\s)/\S+/models/", "$LAYERPRUNE_HOME/models/"),
-                     (r"/root/lpdata\b", "$LP_DATA"), (r"/root/(?:runs|out)/", "$LP_RUNS/"), (r"^python3 bench/", "python3 bench/"),
-                     (r"^bench/", "python3 bench/")]:
+                     (r"(?<=\s)/\S*?/(?:lpdata|lp/data)\b", "$LP_DATA"), (r"(?<=\s)/\S*?/(?:runs|out)/", "$LP_RUNS/"),
+                     (r"(?<=--out )/\S*/", "$OUT/"), (r"(?<=--json-out )/\S*/", "$OUT/"), (r"^bench/", "python3 bench/")]:
         cmd = re.sub(pat, rep, cmd)
     return cmd
 
