@@ -10,7 +10,7 @@ and (2) lm-eval's default `mmlu` prompt. Reports accuracy, per-question agreemen
 Results: bench/RESULTS.md, section "P3 evaluation".
 """
 from __future__ import annotations
-import argparse, csv, json, os, platform, subprocess, sys, tempfile, time
+import argparse, csv, json, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -87,14 +87,14 @@ def write_boolq_task(work: Path, examples) -> str:
 
 
 def run_lmeval(args, work: Path, tasks: list[str], num_fewshot, label: str) -> dict | None:
-    py = Path(args.lmeval_python)
+    py = Path(shutil.which(args.lmeval_python) or args.lmeval_python)  # a path, or a name on PATH ("python3")
     if not py.exists():
         print(f"lm-eval python {py} not found: skipping lm-eval ({label})"); return None
     out = work / f"lmeval_{label}.json"
     env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()), TOKENIZERS_PARALLELISM="false")
     cmd = [str(py), str(ROOT / "bench" / "lmeval_runner.py"), "--model", str(args.model), "--include", str(work),
            "--tasks", ",".join(tasks), "--out", str(out), "--device", args.device, "--dtype", args.dtype,
-           "--batch_size", str(args.lmeval_batch_size)]
+           "--batch_size", str(args.lmeval_batch_size), *(["--warmup"] if args.warmup else [])]
     if num_fewshot is not None: cmd += ["--num_fewshot", str(num_fewshot)]
     t = time.perf_counter()
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -112,13 +112,51 @@ def lmeval_mmlu_summary(r: dict, tasks: list[str], ours) -> dict:
     acc = sum(p == y for p, y in zip(preds, targets)) / len(targets)
     per = [sum(p == y for p, y in zip(r["tasks"][t]["predictions"], r["tasks"][t]["targets"])) / r["tasks"][t]["n"] for t in tasks]
     agree = sum(p == q for p, q in zip(preds, ours.predictions)) / len(preds)
-    return dict(accuracy=acc, macro_accuracy=sum(per) / len(per), agreement_with_ours=agree, **lmeval_times(r))
+    loglik = [l for t in tasks for l in r["tasks"][t]["loglik"]]
+    return dict(accuracy=acc, macro_accuracy=sum(per) / len(per), agreement_with_ours=agree,
+                disagreements_beyond_near_ties=near_ties(preds, loglik, ours), **lmeval_times(r))
+
+
+def near_ties(preds, loglik, ours, tols=(0.0625, 0.125, 0.25, 0.5)) -> dict:
+    "Per tolerance (nats): disagreements where ours or lm-eval prefers its own answer by more than it (not a near-tie)."
+    gaps = []
+    for i, (p, q) in enumerate(zip(preds, ours.predictions)):
+        if p == q: continue
+        ol = ours.logits[i]
+        gaps.append(max(float(ol[q] - ol[p]), loglik[i][p] - loglik[i][q]))  # the same softmax: logit gaps = log-lik gaps
+    return {str(t): sum(g > t for g in gaps) for t in tols}
 
 
 def lmeval_times(r: dict) -> dict:
     return dict(wall_seconds=r["eval_seconds"], cpu_seconds=r["eval_cpu_seconds"], loglikelihood_wall_seconds=r["loglikelihood_seconds"],
                 loglikelihood_cpu_seconds=r["loglikelihood_cpu_seconds"], load_seconds=r["load_seconds"],
                 batch_size=r["batch_size"], threads=r["torch_threads"])
+
+
+TIMERS = dict(ours="eval.mmlu_eval: prompts, tokenization, scoring, aggregation (data read and model load before the timer)",
+              lmeval="lm_eval.simple_evaluate: task and request building, tokenization, scoring, aggregation (model load before the timer)",
+              warmup_what="one forward pass of 8 tokens on the loaded model before each timer starts (ours and lm-eval's alike)")
+
+
+@torch.inference_mode()
+def warmup(model):
+    "One short forward pass, so that neither timer pays for the process's first CUDA kernels."
+    dev = next(model.parameters()).device
+    model(input_ids=torch.arange(1, 9, device=dev)[None])
+    if torch.cuda.is_available(): torch.cuda.synchronize()
+
+
+def work_counts(model, tok, test, dev, k: int, max_length, batch_tokens: int) -> dict:
+    "After the timer, apart: our stages timed one by one (items, scoring), forward passes, tokens computed (each prefix once + every suffix) and in whole prompts (lm-eval's)."
+    (items, t_items, _) = timed(ev.mmlu_items, tok, test, dev, k, max_length)
+    calls = []
+    hook = model.register_forward_pre_hook(lambda *a: calls.append(1))
+    try: _, t_score, _ = timed(ev.prefix_candidate_logits, model, items, batch_tokens, progress=False)
+    finally: hook.remove()
+    groups = list(ev.prefix_groups(items))
+    ours = sum(max(p, 0) + sum(len(s) - max(p, 0) for s in seqs) for _, seqs, p in groups)
+    return dict(tokens_computed=ours, tokens_whole_prompts=sum(len(it.input_ids) for it in items), prefix_groups=len(groups),
+                stages_apart=dict(items_seconds=t_items, scoring_seconds=t_score, forward_passes=len(calls)))
 
 
 def timed(fn, *args, **kwargs):
@@ -147,6 +185,8 @@ def main():
     ap.add_argument("--skip-lmeval-default", action="store_true", help="skip the run with lm-eval's own mmlu prompt")
     ap.add_argument("--skip-generic", action="store_true", help="skip our generic (no prefix cache) MMLU path")
     ap.add_argument("--out", default=None, help="write the summary JSON here")
+    ap.add_argument("--no-warmup", dest="warmup", action="store_false",
+                    help="time the first forward pass of the process too (default: one short forward pass before each timer, ours and lm-eval's)")
     args = ap.parse_args()
     if args.threads: torch.set_num_threads(args.threads)
     if args.model is None:
@@ -158,18 +198,22 @@ def main():
     data = Path(args.data)
     subjects = all_subjects(data) if args.subjects == "all" else args.subjects.split(",")
     limit = args.limit or None
+    t_read = time.perf_counter()
     test = ev.select_mmlu([q for s in subjects for q in read_mmlu(data, "test", s)], limit, args.seed)
     dev = [q for s in subjects for q in read_mmlu(data, "dev", s)]
+    t_read = time.perf_counter() - t_read  # lm-eval reads its (JSON) copy inside its timer
 
     summary = dict(machine=dict(platform=platform.platform(), cpu=platform.processor() or platform.machine(),
                                 cores=os.cpu_count(), torch_threads=torch.get_num_threads(), torch=torch.__version__,
                                 cuda=torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None),
-                   command=" ".join(sys.argv), model=str(args.model), device=args.device, dtype=args.dtype,
+                   command=" ".join(sys.argv), date=time.strftime("%Y-%m-%d", time.gmtime()), model=str(args.model), device=args.device, dtype=args.dtype,
                    subjects=subjects, limit=limit, k=args.k, n_mmlu=len(test))
     tok = load_tokenizer(args.model)
     model = load_model(args.model, dtype=getattr(torch, args.dtype), device_map=args.device if args.device != "cpu" else None)
+    if args.warmup: warmup(model)
+    summary["timers"] = TIMERS | dict(warmup=args.warmup)
     ours, wall, cpu = timed(ev.mmlu_eval, model, tok, test, dev, k=args.k, batch_tokens=args.batch_tokens, progress=False)
-    summary["ours_kv_prefix"] = ours.to_row() | dict(wall_seconds=wall, cpu_seconds=cpu)
+    summary["ours_kv_prefix"] = ours.to_row() | dict(wall_seconds=wall, cpu_seconds=cpu, data_read_seconds=t_read) | work_counts(model, tok, test, dev, args.k, ours.settings["max_length"], args.batch_tokens)
     print(f"ours kv-prefix: acc {ours.accuracy:.4f} macro {ours.macro_accuracy:.4f} in {ours.settings['seconds']:.1f}s")
     if not args.skip_generic:
         gen, wall, cpu = timed(ev.mmlu_eval, model, tok, test, dev, k=args.k, batch_tokens=args.batch_tokens, use_prefix_cache=False, progress=False)
@@ -209,6 +253,7 @@ def main():
         if "wall_seconds" in summary.get(key, {}):
             l = summary[key]
             summary[key]["speedup_of_ours"] = dict(wall=l["wall_seconds"] / o["wall_seconds"], cpu=l["cpu_seconds"] / o["cpu_seconds"],
+                                                   wall_with_our_data_read=l["wall_seconds"] / (o["wall_seconds"] + o["data_read_seconds"]),
                                                    model_only_wall=l["loglikelihood_wall_seconds"] / o["wall_seconds"])
     print(json.dumps(summary, indent=1, default=str))
     if args.out: Path(args.out).write_text(json.dumps(summary, indent=1, default=str))

@@ -20,6 +20,7 @@ def main():
     p.add_argument("--dtype", default="float32")
     p.add_argument("--batch_size", default="8")
     p.add_argument("--num_fewshot", type=int, default=None)
+    p.add_argument("--warmup", action="store_true", help="one short forward pass before the timer (as bench/eval.py does for ours)")
     a = p.parse_args()
 
     import torch
@@ -39,6 +40,9 @@ def main():
     HFLM.loglikelihood = timed_loglikelihood
     lm = HFLM(pretrained=a.model, device=a.device, dtype=a.dtype, batch_size=a.batch_size)
     t_load = time.perf_counter() - t0
+    if a.warmup:
+        with torch.inference_mode(): lm.model(torch.arange(1, 9, device=lm.device)[None])
+        if torch.cuda.is_available(): torch.cuda.synchronize()
     tm = TaskManager(include_path=a.include)
     t1, c1 = time.perf_counter(), time.process_time()
     res = lm_eval.simple_evaluate(model=lm, tasks=a.tasks.split(","), num_fewshot=a.num_fewshot, task_manager=tm,
@@ -47,7 +51,7 @@ def main():
     out = dict(lm_eval_version=lm_eval.__version__ if hasattr(lm_eval, "__version__") else None,
                torch_threads=torch.get_num_threads(), load_seconds=t_load, eval_seconds=seconds,
                eval_cpu_seconds=cpu_seconds, loglikelihood_seconds=scoring["wall"], loglikelihood_cpu_seconds=scoring["cpu"],
-               batch_size=a.batch_size, tasks={})
+               batch_size=a.batch_size, warmup=a.warmup, tasks={})
     for task, samples in res["samples"].items():
         samples = sorted(samples, key=lambda s: s["doc_id"])
         preds = [max(range(len(s["filtered_resps"])), key=lambda j: float(s["filtered_resps"][j][0])) for s in samples]

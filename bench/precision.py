@@ -5,7 +5,7 @@ has it natively (AVX512-BF16 or AMX); elsewhere PyTorch emulates it.
     python bench/precision.py                 # prints one JSON line; numbers go to bench/RESULTS.md ("Precision")
 """
 from __future__ import annotations
-import argparse, json, platform, time
+import argparse, json, os, platform, sys, time
 
 import torch
 
@@ -44,6 +44,8 @@ def main(argv=None):
         angular_distances(m, D.last_token_batches(docs, tok, args.batch, args.seq_len), progress=False)
         out[dt] = dict(forward_tokens_per_s=tokens_per_s(m, ids, args.repeats), distances_s=round(time.perf_counter() - t, 2))
     out["float32_over_bfloat16"] = round(out["float32"]["forward_tokens_per_s"] / out["bfloat16"]["forward_tokens_per_s"], 1)
+    out |= dict(command=" ".join(["python bench/precision.py", *(argv if argv is not None else sys.argv[1:])]),
+                date=time.strftime("%Y-%m-%d", time.gmtime()), load_1min=os.getloadavg()[0])  # a raw record for bench/summary.py
     print(json.dumps(out))
 
 

@@ -4,9 +4,10 @@
 
 # %% ../nbs/04_eval.ipynb #c658cc0c
 from __future__ import annotations
-import copy, inspect, math, random, time
+import copy, inspect, math, os, random, time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -19,7 +20,7 @@ __all__ = ['LETTERS', 'MMLU_PROMPT_VERSION', 'BOOLQ_PROMPT_VERSION', 'mmlu_heade
            'special_prefix', 'encode', 'answer_token_ids', 'ScoringItem', 'shot_order', 'group_by_subject',
            'mmlu_items', 'boolq_items', 'truncated_items', 'model_device', 'length_batches', 'left_pad', 'positions',
            'candidate_logits', 'reference_candidate_logits', 'common_prefix_len', 'sliding_window', 'expand_cache',
-           'aligned_cache', 'prefix_groups', 'returned_cache', 'prefix_inputs', 'prefix_batch',
+           'aligned_cache', 'prefix_groups', 'returned_cache', 'prefix_inputs', 'prefix_batch', 'stacked_prefix_cache',
            'prefix_candidate_logits', 'subject_table', 'micro_macro', 'model_max_length', 'select', 'select_mmlu',
            'MMLUResult', 'mmlu_result', 'mmlu_eval', 'BoolQResult', 'boolq_result', 'boolq_eval', 'C4Result', 'c4_loss']
 
@@ -63,12 +64,24 @@ def special_prefix(tokenizer) -> list[int]:
         if with_special[i:i + len(plain)] == plain: return with_special[:i]
     return []
 
+def _token_ids(tokenizer, texts: list[str], threads: int) -> list[list[int]]:
+    "Token ids of `texts` without special tokens; a fast tokenizer's Rust backend runs chunks in `threads` threads."
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or threads < 2 or len(texts) < 64:
+        return [list(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    step = -(-len(texts) // threads)
+    with ThreadPoolExecutor(threads) as pool:  # encode_batch releases the GIL
+        parts = pool.map(lambda i: backend.encode_batch(texts[i:i + step], add_special_tokens=False), range(0, len(texts), step))
+        return [e.ids for part in parts for e in part]
+
 def encode(tokenizer, # a Hugging Face tokenizer
            texts: Sequence[str], # prompts
+           threads: int | None = None, # tokenizer threads (fast tokenizers); default: up to 8, one per core
           ) -> list[list[int]]:
     "Token ids of each prompt: leading special tokens, then the text; nothing appended."
     lead = special_prefix(tokenizer)
-    return [lead + list(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+    threads = threads or min(8, os.cpu_count() or 1)
+    return [lead + ids for ids in _token_ids(tokenizer, list(texts), threads)]
 
 def answer_token_ids(tokenizer, # a Hugging Face tokenizer
                      words: Sequence[str], # answers without the leading space, e.g. ("A", "B", "C", "D")
@@ -247,12 +260,11 @@ def _cache_kwarg() -> str:
 
 def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
     "Length of the longest common prefix of token id lists."
-    first, n = seqs[0], min(len(s) for s in seqs)
-    for s in seqs[1:]:
-        i = 0
-        while i < n and s[i] == first[i]: i += 1
-        n = i
-    return n
+    lo, hi = min(map(list, seqs)), max(map(list, seqs))  # what all share, the lexicographic extremes share (compared in C)
+    n = min(len(lo), len(hi))
+    i = 0
+    while i < n and lo[i] == hi[i]: i += 1
+    return i
 
 def sliding_window(model) -> int | None:
     "The sliding attention window of `model`'s layers, None where every layer attends to all tokens."
@@ -339,6 +351,36 @@ def prefix_batch(seqs: Sequence[Sequence[int]], # the group's token lists
     return dict(input_ids=ids, attention_mask=full, position_ids=positions(mask, p)), lambda c: expand_cache(c, len(b))
 
 
+# %% ../nbs/04_eval.ipynb #5c1d2e02
+def stacked_prefix_cache(model, # a causal LM without sliding windows that returns its KV cache
+                         prefixes: Sequence[Sequence[int]], # one token list per group
+                         device, # the model's input device
+                        ) -> tuple:
+    "One left-padded pass over `prefixes`: their KV cache (padding columns zeroed) and its [groups, width] mask."
+    ids, mask = left_pad(prefixes, device)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=positions(mask), use_cache=True, logits_to_keep=1)
+    pad = (mask == 0)[:, None, :, None]
+    return _map_cache(returned_cache(out), lambda x: x.masked_fill(pad, 0)), mask
+
+def _stacked_logits(model, items, groups, out, batch_tokens, max_batch_size, bar):
+    "Score `groups` (from `prefix_groups`, p >= 1) with several groups' prefixes per pass; fills `out`."
+    device, cache_kw = model_device(model), _cache_kwarg()
+    for chunk in length_batches([p for _, _, p in groups], max(batch_tokens // 4, 1), max_batch_size):  # cache beside each pass: <= 1/4
+        gs = [groups[c] for c in chunk]
+        cache, pmask = stacked_prefix_cache(model, [seqs[0][:p] for _, seqs, p in gs], device)
+        rows = [(g, j) for g, (idx, _, _) in enumerate(gs) for j in range(len(idx))]
+        sufs = [gs[g][1][j][gs[g][2]:] for g, j in rows]
+        for b in length_batches([pmask.shape[1] + len(s) for s in sufs], batch_tokens, max_batch_size):
+            ids, smask = left_pad([sufs[r] for r in b], device)
+            g = torch.tensor([rows[r][0] for r in b], device=device)
+            plen = torch.tensor([gs[rows[r][0]][2] for r in b], device=device)
+            kw = dict(input_ids=ids, attention_mask=torch.cat([pmask[g], smask], 1), position_ids=positions(smask, plen[:, None]))
+            logits = model(**kw, use_cache=True, logits_to_keep=1, **{cache_kw: _map_cache(cache, lambda x: x.index_select(0, g))}).logits[:, -1]
+            dest = [gs[rows[r][0]][0][rows[r][1]] for r in b]
+            out[dest] = logits.gather(1, torch.tensor([items[d].candidates for d in dest], device=logits.device)).float().cpu()
+            bar.update(len(b))
+
+
 # %% ../nbs/04_eval.ipynb #a6329b09
 @torch.inference_mode()
 def prefix_candidate_logits(model, # any HF-style causal LM that returns its KV cache
@@ -348,15 +390,17 @@ def prefix_candidate_logits(model, # any HF-style causal LM that returns its KV 
                             progress: bool = True, # show a tqdm bar
                             desc: str = "scoring", # its label
                            ) -> torch.Tensor:
-    "Same result as `candidate_logits`, computing each group's common token prefix once."
+    "Same result as `candidate_logits`, computing each group's common token prefix once (several groups a pass without sliding windows)."
     _check_items(items)
     device, cache_kw, window = model_device(model), _cache_kwarg(), sliding_window(model)
     out = torch.empty(len(items), len(items[0].candidates))
     with tqdm(total=len(items), desc=desc, disable=not progress) as bar:
-        for idx, seqs, p in prefix_groups(items):
+        groups, stacked = list(prefix_groups(items)), []
+        for idx, seqs, p in groups:
             if p < 1:
                 out[idx] = candidate_logits(model, [items[i] for i in idx], batch_tokens, max_batch_size, progress=False)
                 bar.update(len(idx)); continue
+            if window is None: stacked.append((idx, seqs, p)); continue  # several groups a pass, below
             aligned = window is not None and max(map(len, seqs)) > window  # padding must go in front (see above)
             cache = returned_cache(model(**prefix_inputs(seqs[0][:p], device, aligned)))
             for b in length_batches([len(s) for s in seqs], batch_tokens, max_batch_size):
@@ -365,6 +409,7 @@ def prefix_candidate_logits(model, # any HF-style causal LM that returns its KV 
                 rows = [idx[j] for j in b]
                 out[rows] = logits.gather(1, torch.tensor([items[i].candidates for i in rows], device=logits.device)).float().cpu()
                 bar.update(len(b))
+        if stacked: _stacked_logits(model, items, stacked, out, batch_tokens, max_batch_size, bar)
     return out
 
 

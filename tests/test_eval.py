@@ -310,3 +310,27 @@ def test_c4_loss_equals_the_models_own_loss():
     assert res.vocab_size == 512 and res.to_row()["tokens"] == 5 * 23
     with pytest.raises(ValueError, match="LongTensor"):
         ev.c4_loss(model, blocks[0])
+
+
+def test_encode_in_threads_equals_one_call(tok, mmlu):
+    test, dev = mmlu
+    shots = ev.group_by_subject(dev)
+    texts = [ev.mmlu_prompt(q, shots[q.subject], 5) for q in test[:150]]
+    plain = [list(x) for x in tok(texts, add_special_tokens=False)["input_ids"]]
+    assert ev.encode(tok, texts, threads=4) == ev.encode(tok, texts, threads=1) == plain
+
+
+def test_common_prefix_len_equals_the_pairwise_loop():
+    import random
+    def ref(seqs):  # the straightforward way: shrink the prefix of the first against each other list
+        first, n = seqs[0], min(len(s) for s in seqs)
+        for s in seqs[1:]:
+            i = 0
+            while i < n and s[i] == first[i]: i += 1
+            n = i
+        return n
+    r = random.Random(0)
+    for _ in range(2000):
+        base = [r.randrange(3) for _ in range(r.randrange(6))]
+        seqs = [base[:r.randrange(len(base) + 1)] + [r.randrange(3) for _ in range(r.randrange(4))] for _ in range(r.randrange(1, 5))]
+        assert ev.common_prefix_len(seqs) == ref(seqs), seqs

@@ -68,7 +68,7 @@ def steps(a) -> list[tuple[str, list[str], str]]:
           *(["--subjects", "2", "--limit", "2", "--ns", "3,6"] if q else ["--subjects", "10", "--limit", "20"]),
           "--batch-tokens", "8192" if q else "65536", "--out", str(o / "p2.json")]
     p3 = [py, "bench/eval.py", "--model", a.model, "--data", a.data, "--device", a.device, "--dtype", dt,
-          "--subjects", "abstract_algebra,anatomy" if q else "all", "--limit", "2" if q else "20", "--boolq-limit", "-1",
+          "--subjects", "abstract_algebra,anatomy" if q else "all", "--limit", "2" if q else str(a.p3_limit), "--boolq-limit", "-1",
           "--batch-tokens", "8192" if q else "65536", "--lmeval-python", a.lmeval_python, "--lmeval-batch-size", "16",
           "--skip-lmeval-default", "--skip-generic", "--out", str(o / "p3.json")]
     p4 = [py, "bench/healing.py", "--model", a.model, "--device", a.device, "--data", c4,
@@ -96,9 +96,13 @@ def rows(res: dict, cmds: dict, peaks: dict, n_params: int, L: int) -> list[dict
                 r["naive_over_fast"], fast_over_floor=r["fast_over_floor"], same_predictions=r["same_predictions"])
     if p3 := res.get("P3"):
         o, l = p3["ours_kv_prefix"], p3.get("lmeval_hendrycks_prompt") or {}
-        if l: add("P3", f"lm-eval / ours, wall time (MMLU 5-shot, {p3['n_mmlu']} questions)", l["speedup_of_ours"]["wall"],
+        if "speedup_of_ours" in l: add("P3", f"lm-eval / ours, wall time (MMLU 5-shot, {p3['n_mmlu']} questions)", l["speedup_of_ours"]["wall"], timers=p3.get("timers"),
                   ours_accuracy=o["accuracy"], lmeval_accuracy=l["accuracy"], agreement=l["agreement_with_ours"],
-                  ours_s=o["wall_seconds"], lmeval_s=l["wall_seconds"])
+                  ours_s=o["wall_seconds"], lmeval_s=l["wall_seconds"],
+                  disagreements_beyond_near_ties=l.get("disagreements_beyond_near_ties"))
+        if "tokens_computed" in o:  # our whole timed run (tokenization included), as FLOP/s of the tokens it computes
+            add("P3", "ours, MMLU scoring FLOP/s (2 per parameter per computed token, whole timed run) / measured matmul peak",
+                o["tokens_computed"] * 2 * n_params / o["wall_seconds"] / peaks["matmul_flops"], tokens_computed=o["tokens_computed"])
     if p4 := res.get("P4"):
         o, t = p4["results"]["ours"], p4["results"].get("trainer")
         if t: add("P4", f"ours / HF Trainer, steady tokens/s (LoRA, base {p4['config']['quantize']})", p4["ours_over_trainer"]["tokens_per_s_steady"],
@@ -119,6 +123,7 @@ def main():
     p.add_argument("--lmeval-python", default="python3", help="a python that has lm_eval")
     p.add_argument("--prune-deepest", type=int, default=8, help="layers removed before healing (P4)")
     p.add_argument("--only", default="P1,P2,P3,P4", help="steps to run")
+    p.add_argument("--p3-limit", type=int, default=20, help="P3: MMLU questions per subject (0: the whole test set)")
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test of the whole report on the CPU")
     a = p.parse_args()
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
