@@ -32,8 +32,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="SmolLM2-135M checkpoint directory (or zoo key where fetchable)")
     p.add_argument("--device", default=None, help="cuda, cuda:1, cpu (default: cuda if available)")
-    p.add_argument("--profile", choices=["gpu", "cpu", "paper"], default="gpu",
-                   help="healing defaults: layerprune.healing.ZOO_HEALING['smollm2-135m'][profile]")
+    p.add_argument("--profile", choices=["tiny", "cpu", "gpu", "full"], default="gpu",
+                   help="healing budget: layerprune.healing.heal_config('smollm2-135m', profile)")
     p.add_argument("--steps", type=int, default=None, help="default: the profile's")
     p.add_argument("--seq-len", type=int, default=None, help="default: the profile's")
     p.add_argument("--batch", type=int, default=None, help="global batch; default: the profile's")

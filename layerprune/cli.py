@@ -27,6 +27,12 @@ def _need(ok: bool, problem: str):
 def _at_least(opt: str, value, low):
     _need(value is None or value >= low, f"--{opt} {value}: must be at least {low}.")
 
+def _budget(profile: str):
+    "Refuse a `--profile` that is not a budget (`layerprune.families.BUDGETS`)."
+    from layerprune.families import BUDGETS
+    old = " (the budget once called 'paper' is now 'full')" if profile == "paper" else ""
+    _need(profile in BUDGETS, f"--profile {profile!r}{old}: choose one of {', '.join(BUDGETS)}.")
+
 def _check_dtype(dtype: str):
     _need(dtype in DTYPES, f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}.")
 
@@ -122,8 +128,8 @@ def prune(model: str, # zoo key, hub id or checkpoint directory
 
 def heal(model: str, # pruned checkpoint directory (or zoo key / hub id)
          out: Annotated[str, REQUIRED], # output folder: adapter/, log.csv, metadata.json, checkpoints
-         family: str = None, # healing defaults of this family (paper table or zoo); default: from the model name
-         profile: str = "gpu", # cpu, gpu or paper
+         family: str = None, # healing defaults of this family (`layerprune.families`); default: from the model name, else by its size
+         profile: str = "gpu", # budget: tiny, cpu, gpu or full
          steps: int = None, # optimizer steps
          warmup_steps: int = None, # linear warm-up steps (default: the profile's, at most --steps)
          lr: float = None, # peak learning rate
@@ -138,23 +144,25 @@ def heal(model: str, # pruned checkpoint directory (or zoo key / hub id)
     "Heal a pruned model with QLoRA on C4 text (App. A.1); resumes from out/ if interrupted."
     from layerprune import data as D
     from layerprune import healing as H
-    from layerprune.models import load_tokenizer
+    from layerprune.families import find_family
+    from layerprune.models import load_tokenizer, parameter_count
     from layerprune.zoo import resolve_model
     _at_least("steps", steps, 1); _at_least("warmup-steps", warmup_steps, 0); _at_least("rank", rank, 1); _at_least("seq-len", seq_len, 2)
     _need(lr is None or lr > 0, f"--lr {lr}: the learning rate must be > 0, e.g. 3e-4.")
     _need(quantize in (None, "nf4", "none"), f"--quantize {quantize!r}: use nf4 (QLoRA) or none.")
-    _need(profile in ("cpu", "gpu", "paper"), f"--profile {profile!r}: choose cpu, gpu or paper.")
+    _budget(profile)
     _need(not Path(out).is_file(), f"--out {out} is a file: give a folder.")
     _device(device)
     over = {k: v for k, v in dict(steps=steps, lr=lr, rank=rank, seq_len=seq_len, seed=seed).items() if v is not None}
     if quantize is not None: over["quantize"] = None if quantize == "none" else quantize
-    base = H.heal_config(family or model, profile)
+    src = resolve_model(model)
+    n_params = None if find_family(family or model) else parameter_count(src)  # no known family: the size rule
+    base = H.heal_config(family or model, profile, n_params)
     n_steps = steps or base.steps
     warm = warmup_steps if warmup_steps is not None else min(base.warmup_steps, n_steps)  # a short run: warm-up clipped
     _need(warm <= n_steps, f"--warmup-steps {warm}: at most --steps ({n_steps}).")
-    cfg = H.heal_config(family or model, profile, **over, warmup_steps=warm)
+    cfg = H.heal_config(family or model, profile, n_params, **over, warmup_steps=warm)
     roles = D.split_documents(D.load_c4("validation", Path(data_dir) / "c4" if data_dir else None), D.C4_ROLES, seed)
-    src = resolve_model(model)
     res = H.heal(src, roles["heal"], cfg, tokenizer=load_tokenizer(src), eval_data=roles["loss"][:64], out_dir=out,
                  train_source=dict(source="c4", split="validation", role="heal"),
                  eval_source=dict(source="c4", split="validation", role="loss"), merge=merge, device=_device(device))
@@ -225,8 +233,8 @@ def sweep(model: str, # zoo key, hub id or checkpoint directory
           naive: store_true = False, # evaluate each variant on its own (no shared prefix)
          ):
     "Run (or resume) the sweep of one model: every n x strategy, unhealed and healed; writes results.csv."
-    from layerprune.sweep import SweepConfig, run_sweep, PROFILES, STRATEGIES
-    _need(profile in PROFILES, f"--profile {profile!r}: choose one of {', '.join(PROFILES)}.")
+    from layerprune.sweep import SweepConfig, run_sweep, STRATEGIES
+    _budget(profile)
     strats = tuple(s.strip() for s in strategies.split(",") if s.strip())
     _need(strats and set(strats) <= set(STRATEGIES), f"--strategies {strategies!r}: choose from {', '.join(STRATEGIES)} (comma-separated).")
     _device(device)
@@ -321,7 +329,7 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
         _need(not unknown, f"Unknown families {unknown}: choose from {', '.join(known)}.")
     elif family in known: fams = [family]
     else: raise LayerpruneError(f"Unknown family {family!r}: choose one of {', '.join(known)} (or --all).")
-    _need(profile in (None, "tiny", "cpu", "gpu", "full"), f"--profile {profile!r}: choose tiny, cpu, gpu or full.")
+    if profile is not None: _budget(profile)
     extra = notebook_params(params, fdir / "family.ipynb")
     if gpus is not None:
         from layerprune.distributed import parse_gpus, family_gpu_plan, run_family_plan
@@ -376,7 +384,6 @@ def check(run: str, # folder of a recomputed run, e.g. recompute/smollm2-135m
     c = compare_runs(run, record)
     print(format_check(c))
     if not c.ok: raise SystemExit(1)
-
 
 # %% ../nbs/08_cli.ipynb #81ef283c
 COMMANDS = dict(distances=distances, prune=prune, heal=heal, eval=eval, sweep=sweep, figures=figures, check=check, zoo=zoo, data=data)

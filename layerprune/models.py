@@ -15,8 +15,8 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 # %% auto #0
 __all__ = ['ARCHITECTURES', 'PAPER_CONFIGS', 'ArchSpec', 'UnsupportedArchitectureError', 'arch_spec', 'get_submodule',
            'get_layers', 'set_layers', 'get_final_norm', 'num_layers', 'mlp_module_names', 'tiny_config', 'tiny_model',
-           'tiny_checkpoint', 'nf4_config', 'load_config', 'load_model', 'load_tokenizer', 'cpu_flags',
-           'native_bf16_cpu', 'default_dtype', 'machine_class', 'paper_config', 'random_model']
+           'tiny_checkpoint', 'nf4_config', 'load_config', 'load_model', 'load_tokenizer', 'parameter_count',
+           'cpu_flags', 'native_bf16_cpu', 'default_dtype', 'machine_class', 'paper_config', 'random_model']
 
 # %% ../nbs/00_models.ipynb #d77daf78
 @dataclass(frozen=True)
@@ -186,6 +186,14 @@ def load_tokenizer(src: str | Path, # hub id, local directory or `.gguf` path
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     tok.padding_side = padding_side
     return tok
+
+# %% ../nbs/00_models.ipynb #57659833
+def parameter_count(src: str | Path, # hub id, local directory or `.gguf` path
+                   ) -> int:
+    "Parameters of the model at `src` (tied weights once), from its config, without loading the weights."
+    from accelerate import init_empty_weights
+    with init_empty_weights(): model = AutoModelForCausalLM.from_config(load_config(src))
+    return sum(p.numel() for p in model.parameters())
 
 # %% ../nbs/00_models.ipynb #be35532d
 def cpu_flags() -> set[str]:

