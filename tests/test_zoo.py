@@ -133,8 +133,8 @@ def test_converted_weights_sha256_recorded_and_checked_once(fetched_fake, tmp_pa
     marker = json.loads((d / zoo.MARKER).read_text())
     assert marker["weights_sha256"] == {"model.safetensors": hashlib.sha256(w.read_bytes()).hexdigest()}
     calls = []
-    real = zoo._sha256
-    monkeypatch.setattr(zoo, "_sha256", lambda p, *a: calls.append(p) or real(p, *a))
+    real = zoo.file_sha256
+    monkeypatch.setattr(zoo, "file_sha256", lambda p, *a: calls.append(p) or real(p, *a))
     for _ in range(3): assert zoo.resolve_model("fake", home=tmp_path, progress=False) == str(d)
     assert len(calls) <= 1  # hashed at most once; the size+mtime stamp answers afterwards
 
