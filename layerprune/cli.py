@@ -13,8 +13,8 @@ from .files import FolderLockedError
 
 # %% auto #0
 __all__ = ['DTYPES', 'REQUIRED', 'EVAL_TASKS', 'COMMANDS', 'POSITIONAL', 'EXAMPLES', 'USER_ERRORS', 'distances', 'prune', 'heal',
-           'eval', 'sweep', 'figure_families', 'notebook_params', 'execute_notebook', 'figures', 'zoo', 'data', 'check',
-           'usage', 'parse', 'error_line', 'main']
+           'eval', 'sweep', 'figure_families', 'notebook_params', 'execute_notebook', 'figures', 'family_figures',
+           'zoo', 'data', 'check', 'usage', 'parse', 'error_line', 'main']
 
 # %% ../nbs/08_cli.ipynb #237d1601
 DTYPES = ("float32", "bfloat16", "float16")  # what --dtype accepts
@@ -37,13 +37,10 @@ def _check_dtype(dtype: str):
     _need(dtype in DTYPES, f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}.")
 
 def _device(device: str):
-    "The torch device of `--device`: auto (cuda if visible, else cpu), cpu, cuda, cuda:N."
-    import torch
-    if device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try: dev = torch.device(device)
-    except RuntimeError: raise LayerpruneError(f"--device {device!r} is not a device: use auto, cpu, cuda or cuda:N.") from None
-    _need(dev.type != "cuda" or torch.cuda.is_available(), f"--device {device}: no CUDA GPU is visible here; use --device cpu or auto.")
-    return dev
+    "The torch device of `--device` (`models.resolve_device`: auto, cpu, cuda, cuda:N), its error naming the option."
+    from layerprune.models import resolve_device
+    try: return resolve_device(device)
+    except ValueError as e: raise LayerpruneError(f"--device: {e}") from None
 
 def _numbers(opt: str, s: str | None) -> list | None:
     "'3,6,0.25' -> [3, 6, 0.25] (layer counts or fractions); an error naming `--opt` for anything else."
@@ -106,7 +103,7 @@ def prune(model: str, # zoo key, hub id or checkpoint directory
           force: store_true = False, # replace a non-empty --out folder
          ):
     "Remove a block of n layers and save a valid transformers checkpoint."
-    from layerprune.similarity import Distances, block_start, STRATEGIES
+    from layerprune.similarity import Distances, Variant, STRATEGIES
     from layerprune.surgery import prune_block, save_pruned
     from layerprune.models import load_config
     from layerprune.zoo import resolve_model
@@ -116,15 +113,13 @@ def prune(model: str, # zoo key, hub id or checkpoint directory
     _need(not distances or Path(distances).is_file(), f"--distances {distances}: no such file.")
     _at_least("n", n, 1); _at_least("start", start, 0); _check_dtype(dtype); _new_folder("out", out, force)
     L = load_config(resolve_model(model)).num_hidden_layers  # the config only, not the weights
-    _need(n < L, f"--n {n}: {model} has {L} layers; remove 1 to {L - 1}.")
-    if start is not None: _need(start + n <= L, f"--start {start} --n {n}: layers {start}..{start + n - 1} do not exist; "
-                                f"{model} has layers 0..{L - 1}, so start is at most {L - n}.")
-    how = "manual" if start is not None else strategy
-    if start is None: start = block_start(strategy, n, Distances.load(distances) if distances else None, L)
+    try: v = (Variant("manual", start, n, L) if start is not None else
+              Variant.choose(strategy, n, Distances.load(distances) if distances else None, L))
+    except ValueError as e: raise LayerpruneError(f"{'' if start is None else f'--start {start} '}--n {n}: {e}") from None
     m, tok, src = _load(model, dtype, "cpu")
-    pruned = prune_block(m, start, n, inplace=True, strategy=how, source=str(model))
+    pruned = prune_block(m, v.start, v.n, inplace=True, strategy=v.strategy, source=str(model))
     save_pruned(pruned, out, tok, overwrite=force)  # atomic: a crash leaves no half-written folder
-    print(json.dumps({"saved": out, "removed": list(range(start, start + n)), "layers": L - n}))
+    print(json.dumps({"saved": out, "removed": list(range(v.start, v.start + v.n)), "layers": L - v.n}))
 
 def heal(model: str, # pruned checkpoint directory (or zoo key / hub id)
          out: Annotated[str, REQUIRED], # output folder: adapter/, log.csv, metadata.json, checkpoints
@@ -233,7 +228,8 @@ def sweep(model: str, # zoo key, hub id or checkpoint directory
           naive: store_true = False, # evaluate each variant on its own (no shared prefix)
          ):
     "Run (or resume) the sweep of one model: every n x strategy, unhealed and healed; writes results.csv."
-    from layerprune.sweep import SweepConfig, run_sweep, STRATEGIES
+    from layerprune.similarity import STRATEGIES
+    from layerprune.sweep import SweepConfig, run_sweep
     _budget(profile)
     strats = tuple(s.strip() for s in strategies.split(",") if s.strip())
     _need(strats and set(strats) <= set(STRATEGIES), f"--strategies {strategies!r}: choose from {', '.join(STRATEGIES)} (comma-separated).")
@@ -334,20 +330,31 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
     if gpus is not None:
         from layerprune.distributed import parse_gpus, family_gpu_plan, run_family_plan
         plan = family_gpu_plan(fams, parse_gpus(gpus, n_visible=None if not dry_run else 1 << 16))
-        codes = run_family_plan(plan, fdir, profile, extra, dry_run=dry_run)
+        job = dict(figures_dir=str(fdir), profile=profile, params={"device": "cuda", **extra})
+        codes = run_family_plan(plan, family_figures, job, log_dir=fdir, dry_run=dry_run)
         failed = [f for f, rc in codes.items() if rc != 0]
         if not dry_run and not no_cross_family: _cross_family_figures(fdir)
         _need(not failed, f"Families failed: {', '.join(failed)} (see {fdir}/<family>.gpu<id>.log).")
         return
-    for fam in fams:
-        p = {**yaml.safe_load((fdir / "params" / f"{fam}.yaml").read_text()), **extra}
-        if profile: p["profile"] = profile
-        p["out_dir"] = str(Path(p.get("out_dir") or fdir / fam).resolve())  # absolute: papermill runs in out_dir
-        out = Path(p["out_dir"]) / "family.ipynb"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        print(f"== {fam}: papermill {fdir / 'family.ipynb'} -> {out}", flush=True)
-        _with_progress(lambda: execute_notebook(fdir / "family.ipynb", out, p), p, fdir / "family.ipynb")
+    for fam in fams: family_figures(fam, fdir, profile, extra)
     if not no_cross_family: _cross_family_figures(fdir)
+
+def family_figures(family: str, # a family of figures/params/*.yaml
+                   figures_dir: str | Path = "figures", # holds family.ipynb and params/
+                   profile: str | None = None, # override the family's budget
+                   params: dict | None = None, # more notebook parameters (checked by `notebook_params`)
+                  ) -> Path:
+    "Run one family's figure notebook with papermill, no cross-family figures (also the job of each `--gpus` child)."
+    import yaml
+    fdir = Path(figures_dir)
+    p = {**yaml.safe_load((fdir / "params" / f"{family}.yaml").read_text()), **(params or {})}
+    if profile: p["profile"] = profile
+    p["out_dir"] = str(Path(p.get("out_dir") or fdir / family).resolve())  # absolute: papermill runs in out_dir
+    out = Path(p["out_dir"]) / "family.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    print(f"== {family}: papermill {fdir / 'family.ipynb'} -> {out}", flush=True)
+    _with_progress(lambda: execute_notebook(fdir / "family.ipynb", out, p), p, fdir / "family.ipynb")
+    return out
 
 def _cross_family_figures(fdir: Path):
     "The cross-family figures from every figures/*/results.csv."
