@@ -28,10 +28,10 @@ def _at_least(opt: str, value, low):
     _need(value is None or value >= low, f"--{opt} {value}: must be at least {low}.")
 
 def _budget(profile: str):
-    "Refuse a `--profile` that is not a budget (`layerprune.families.BUDGETS`)."
-    from layerprune.families import BUDGETS
-    old = " (the budget once called 'paper' is now 'full')" if profile == "paper" else ""
-    _need(profile in BUDGETS, f"--profile {profile!r}{old}: choose one of {', '.join(BUDGETS)}.")
+    "Refuse a `--profile` that is not a budget (`layerprune.families.check_budget`, its wording)."
+    from layerprune.families import check_budget
+    try: check_budget(profile)
+    except ValueError as e: raise LayerpruneError(f"--profile {profile!r}: {e}") from None
 
 def _check_dtype(dtype: str):
     _need(dtype in DTYPES, f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}.")
