@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """P4 healing benchmark: our healing loop vs HF Trainer + peft + bitsandbytes, at identical settings.
 
-Both sides get the same base model (loaded by `layerprune.healing.load_for_healing`, LoRA attached by
-`add_lora`: NF4 base, fp32 unquantized weights, LoRA on the MLP), the same token blocks, the same
-AdamW / cosine-with-warm-up / clipping settings, micro batch and accumulation, and bf16 autocast on
-GPU (Trainer: `bf16=True`). Each implementation runs in its own subprocess, so peak memory
-(torch.cuda.max_memory_allocated on GPU, ru_maxrss on CPU) is its own.
+Both sides start from the same base model, loaded the same way (`layerprune.healing.load_for_healing`:
+NF4 base, fp32 unquantized weights), the same token blocks, the same AdamW / cosine-with-warm-up /
+clipping settings, global batch, seed, and bf16 autocast on GPU.
+  ours     `heal(model, blocks, cfg)`, exactly as a user calls it: what heal does inside (LoRA on the MLP,
+           the chunked cross-entropy that never holds the [micro, T, V] logits, bf16 copies of the frozen
+           unquantized weights, fused AdamW) is what is timed, from the loaded base to the last step.
+  trainer  the standard QLoRA recipe: `add_lora` (peft's prepare_model_for_kbit_training + get_peft_model)
+           and transformers.Trainer with bf16=True, optim="adamw_torch", at --trainer-micro-batch
+           (default: the same micro batch as ours), timed from add_lora to the end of train().
+Each implementation runs in its own subprocess, so peak memory (torch.cuda.max_memory_allocated on GPU,
+ru_maxrss on CPU) is its own.
 
 Reported per implementation: tokens/s over the whole run and over the steady part (steps after
 the first 20%), peak memory, mean loss over the last 20% of steps (a sanity check: the data order
@@ -16,6 +22,9 @@ Examples
     python bench/healing.py --model /path/smollm2-135m --prune-deepest 7 --steps 60 --seq-len 1024 --batch 16 --micro-batch 16
     # CPU smoke test (no typo survives this)
     python bench/healing.py --model /path/smollm2-135m --device cpu --steps 2 --seq-len 64 --batch 4 --micro-batch 2
+    # P4 on an H200: ours at micro batch 16 (its memory, without the logits, stays under the Trainer's at 8)
+    python bench/healing.py --model $LAYERPRUNE_HOME/models/qwen2.5-coder-1.5b --prune-deepest 8 --data $LP_DATA/c4/c4-validation.sample-2k.json.gz \
+        --steps 40 --seq-len 1024 --batch 16 --micro-batch 16 --trainer-micro-batch 8 --rank 16
     # throughput without real weights: a random model of the checkpoint's config (needs config.json + tokenizer only)
     python bench/healing.py --model /path/smollm2-135m --random-weights ...
 
@@ -41,6 +50,8 @@ def parse_args(argv=None):
     p.add_argument("--seq-len", type=int, default=1024, help="tokens per sequence")
     p.add_argument("--batch", type=int, default=16, help="global batch (sequences per optimizer step)")
     p.add_argument("--micro-batch", type=int, default=None, help="sequences per forward (default: --batch)")
+    p.add_argument("--trainer-micro-batch", type=int, default=None,
+                   help="the Trainer's per_device_train_batch_size (default: --micro-batch); accumulation makes up --batch")
     p.add_argument("--rank", type=int, default=8)
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default: 5%% of --steps)")
@@ -153,16 +164,20 @@ def run_ours(args, device, cfg, blocks):
                callback=lambda step, row: ends.append(time.perf_counter()))
     wall = time.perf_counter() - t0
     out = summarize(ends, t0, [r["loss"] for r in res.log], cfg.global_batch * cfg.seq_len)
-    out.update(wall_seconds=wall, loop_tokens_per_s=res.metadata["tokens_per_s"])
+    out.update(wall_seconds=wall, loop_tokens_per_s=res.metadata["tokens_per_s"], micro_batch=res.metadata["micro_batch_used"])
     return out
 
 
 def run_trainer(args, device, cfg, blocks):
     import torch
     from transformers import Trainer, TrainerCallback, TrainingArguments
+    from dataclasses import replace
     from layerprune.healing import add_lora, load_for_healing
-    model = add_lora(load_for_healing(args.base_dir, cfg, device), cfg)
+    if args.trainer_micro_batch: cfg = replace(cfg, micro_batch=args.trainer_micro_batch)
+    base = load_for_healing(args.base_dir, cfg, device)
     if device.startswith("cuda"): torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()  # like ours: from the loaded base (LoRA attached inside the timed part)
+    model = add_lora(base, cfg)
 
     class Blocks(torch.utils.data.Dataset):
         def __len__(self): return len(blocks)
@@ -183,12 +198,11 @@ def run_trainer(args, device, cfg, blocks):
             seed=cfg.seed, use_cpu=device == "cpu", dataloader_num_workers=0, remove_unused_columns=False,
             disable_tqdm=False)
         trainer = Trainer(model=model, args=targs, train_dataset=Blocks(), callbacks=[StepTimes()])
-        t0 = time.perf_counter()
         result = trainer.train()
         wall = time.perf_counter() - t0
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     out = summarize(ends, t0, losses, cfg.global_batch * cfg.seq_len)
-    out.update(wall_seconds=wall, train_runtime=result.metrics.get("train_runtime"))
+    out.update(wall_seconds=wall, train_runtime=result.metrics.get("train_runtime"), micro_batch=cfg.micro_batch)
     return out
 
 

@@ -8,6 +8,7 @@ import json, math
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Sequence
+from .files import read_json
 
 # %% auto #0
 __all__ = ['TOLERANCES', 'encode_predictions', 'decode_predictions', 'disagreements', 'Tolerance', 'precision',
@@ -106,7 +107,9 @@ class RunCheck:
     def ok(self) -> bool: return self.tolerance is not None and bool(self.points) and all(p.ok for p in self.points)
 
 def _points(folder: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted((Path(folder) / "points").glob("*.json"))}
+    "Every point file of a run folder by key; a damaged one raises `DamagedFileError` naming it."
+    fix = "delete it (and recompute the run), or restore it from git"
+    return {p.stem: read_json(p, fix) for p in sorted((Path(folder) / "points").glob("*.json"))}
 
 def compare_runs(run: str | Path, # folder of the recomputed run
                  record: str | Path, # folder of the committed record, e.g. figures/smollm2-135m

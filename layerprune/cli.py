@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #af91b0ed
 from __future__ import annotations
-import difflib, json, os, shutil, sys
+import difflib, errno, json, os, shutil, sys
 from pathlib import Path
 from typing import Annotated
 from fastcore.script import anno_parser, store_true
@@ -12,9 +12,10 @@ from .zoo import LayerpruneError
 from .files import FolderLockedError
 
 # %% auto #0
-__all__ = ['DTYPES', 'REQUIRED', 'EVAL_TASKS', 'COMMANDS', 'POSITIONAL', 'EXAMPLES', 'USER_ERRORS', 'distances', 'prune', 'heal',
-           'eval', 'sweep', 'figure_families', 'notebook_params', 'execute_notebook', 'figures', 'family_figures',
-           'zoo', 'data', 'check', 'usage', 'parse', 'error_line', 'main']
+__all__ = ['DTYPES', 'REQUIRED', 'EVAL_TASKS', 'COMMANDS', 'POSITIONAL', 'EXAMPLES', 'USER_ERRORS', 'SYSTEM_ERRNOS', 'KEPT',
+           'distances', 'prune', 'heal', 'eval', 'sweep', 'figure_families', 'notebook_params', 'check_params',
+           'family_params', 'execute_notebook', 'figures', 'family_figures', 'zoo', 'data', 'check', 'usage', 'parse',
+           'error_line', 'main']
 
 # %% ../nbs/08_cli.ipynb #237d1601
 DTYPES = ("float32", "bfloat16", "float16")  # what --dtype accepts
@@ -40,7 +41,7 @@ def _device(device: str):
     "The torch device of `--device` (`models.resolve_device`: auto, cpu, cuda, cuda:N), its error naming the option."
     from layerprune.models import resolve_device
     try: return resolve_device(device)
-    except ValueError as e: raise LayerpruneError(f"--device: {e}") from None
+    except ValueError as e: raise LayerpruneError(f"--device {e}") from None
 
 def _numbers(opt: str, s: str | None) -> list | None:
     "'3,6,0.25' -> [3, 6, 0.25] (layer counts or fractions); an error naming `--opt` for anything else."
@@ -86,6 +87,7 @@ def distances(model: str, # zoo key, hub id or checkpoint directory
     from layerprune.similarity import angular_distances, best_blocks
     _at_least("docs", docs, 1); _at_least("max-len", max_len, 2); _at_least("batch", batch, 1); _check_dtype(dtype); _device(device)
     _need(Path(out).resolve().parent.is_dir(), f"--out {out}: the folder {Path(out).parent} does not exist.")
+    _need(not Path(out).is_dir(), f"--out {out} is a folder: give a file name, e.g. {Path(out) / 'distances.npz'}.")
     c4 = D.load_c4("validation", Path(data_dir) / "c4" if data_dir else None)
     texts = D.split_documents(c4, D.C4_ROLES, seed)["distances"][:docs]
     m, tok, _ = _load(model, dtype, device)
@@ -200,6 +202,7 @@ def eval(model: str, # zoo key, hub id or checkpoint directory
     _at_least("c4-blocks", c4_blocks, 1); _at_least("c4-len", c4_len, 2); _check_dtype(dtype); _device(device)
     _need(not adapter or Path(adapter).is_dir(), f"--adapter {adapter}: no such folder (a healed run's adapter/).")
     _need(not out or Path(out).resolve().parent.is_dir(), f"--out {out}: the folder {Path(out).parent} does not exist.")
+    _need(not out or not Path(out).is_dir(), f"--out {out} is a folder: give a file name, e.g. {Path(out) / 'eval.json'}.")
     data = _eval_data(ts, data_dir, seed)
     m, tok, _ = _load(model, dtype, device)
     if adapter:
@@ -226,6 +229,8 @@ def sweep(model: str, # zoo key, hub id or checkpoint directory
           device: str = "auto", # auto, cpu, cuda, ...
           data_dir: str = None, # folder with mmlu/ boolq/ c4/
           naive: store_true = False, # evaluate each variant on its own (no shared prefix)
+          mmlu_k: int = None, # MMLU shots, 0..5 (default: the profile's)
+          mmlu_shot_seed: int = None, # order of each subject's shots: default the dev file's (the paper's); a seed permutes them
          ):
     "Run (or resume) the sweep of one model: every n x strategy, unhealed and healed; writes results.csv."
     from layerprune.similarity import STRATEGIES
@@ -234,9 +239,13 @@ def sweep(model: str, # zoo key, hub id or checkpoint directory
     strats = tuple(s.strip() for s in strategies.split(",") if s.strip())
     _need(strats and set(strats) <= set(STRATEGIES), f"--strategies {strategies!r}: choose from {', '.join(STRATEGIES)} (comma-separated).")
     _device(device)
+    _need(ns is None or _numbers("ns", ns), f"--ns {ns!r}: give at least one block size, or leave --ns out for the profile's.")
+    _need(not out_dir or not Path(out_dir).is_file(), f"--out-dir {out_dir} is a file: give a folder (new, or a run's to resume).")
+    _need(mmlu_k is None or 0 <= mmlu_k <= 5, f"--mmlu-k {mmlu_k}: MMLU shots must be 0..5 (each subject has 5 dev questions).")
     cfg = SweepConfig(model, family=family, profile=profile, out_dir=out_dir, ns=_numbers("ns", ns),
                       heal_ns=_numbers("heal-ns", heal_ns) if heal_ns is not None else None, strategies=strats,
-                      device=device, data_dir=data_dir, fast=not naive)
+                      device=device, data_dir=data_dir, fast=not naive,
+                      mmlu_k=mmlu_k, mmlu_shot_seed=mmlu_shot_seed)
     df = run_sweep(cfg)
     print(df[["strategy", "n", "healed", "mmlu_micro", "boolq", "c4_loss"]].round(3).to_string(index=False))
 
@@ -256,18 +265,41 @@ def notebook_params(params: str | None, # --params: a JSON object
     except json.JSONDecodeError as e:
         raise LayerpruneError(f"--params is not valid JSON ({e.msg}, column {e.colno}): write e.g. '{{\"device\": \"cuda\"}}'.") from None
     _need(isinstance(extra, dict), f"--params {params!r}: give a JSON object, e.g. '{{\"device\": \"cuda\"}}'.")
+    return check_params(extra, notebook, "--params")
+
+def check_params(extra: dict, # parameter name -> value
+                 notebook: str | Path, # the notebook whose parameters cell they set
+                 where: str, # where they come from, for messages: "--params" or a YAML file
+                ) -> dict:
+    "`extra` checked against the notebook's parameters: known names, right types; a string for a list is one item (or a comma list)."
     import papermill as pm
     known = pm.inspect_notebook(str(notebook))
     for k, v in list(extra.items()):
-        close = difflib.get_close_matches(k, known, n=1)
-        _need(k in known, f"--params: {notebook} has no parameter {k!r}" + (f"; did you mean {close[0]!r}?" if close else ".") +
+        close = difflib.get_close_matches(str(k), known, n=1)
+        _need(k in known, f"{where}: {notebook} has no parameter {k!r}" + (f"; did you mean {close[0]!r}?" if close else ".") +
               f" Parameters: {', '.join(known)}.")
         kind = known[k]["inferred_type_name"]
         if kind == "list" and isinstance(v, str): v = extra[k] = [s.strip() for s in v.split(",") if s.strip()]
         want = _PARAM_TYPES.get(kind)
         _need(v is None or want is None or (isinstance(v, want) and not (isinstance(v, bool) and kind != "bool")),
-              f"--params: {k} = {v!r} is a {type(v).__name__}; {notebook} expects a {kind} (default {known[k]['default']}).")
+              f"{where}: {k} = {v!r} is a {type(v).__name__}; {notebook} expects a {kind} (default {known[k]['default']}).")
     return extra
+
+def family_params(path: Path, # a figures/params/<family>.yaml
+                  figures_dir: Path, # the folder of the notebooks; `notebook:` in the file names its own (default family.ipynb)
+                 ) -> tuple[Path, dict]:
+    "(notebook, parameters) of a family's YAML file, checked like `--params`; a YAML error names the file and line."
+    import yaml
+    try: p = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise LayerpruneError(f"{path}" + (f" line {mark.line + 1}" if mark else "") + f": not valid YAML ({getattr(e, 'problem', e)}); "
+                              "write one `name: value` a line.") from None
+    _need(isinstance(p, (dict, type(None))), f"{path}: give `name: value` lines (a YAML mapping), not a {type(p).__name__}.")
+    p = dict(p or {})
+    notebook = Path(figures_dir) / p.pop("notebook", "family.ipynb")
+    _need(notebook.exists(), f"{path}: no notebook {notebook}; name one of {Path(figures_dir)}'s notebooks, or leave `notebook:` out.")
+    return notebook, check_params(p, notebook, str(path))
 
 def execute_notebook(notebook: Path, # the notebook to run
                      out: Path, # where the executed notebook goes
@@ -276,7 +308,7 @@ def execute_notebook(notebook: Path, # the notebook to run
     "Run `notebook` with papermill into a temporary file: on success it replaces `out`; on failure it is kept as `<out stem>.failed.ipynb` and `out` is untouched."
     import papermill as pm
     tmp, failed = out.with_name(f".{out.stem}.running.ipynb"), out.with_name(f"{out.stem}.failed.ipynb")
-    try: pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, cwd=str(out.parent), progress_bar=False)
+    try: pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, progress_bar=False)
     except BaseException as e:
         if tmp.exists(): os.replace(tmp, failed)
         if not isinstance(e, pm.PapermillExecutionError): raise
@@ -313,12 +345,12 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
             no_cross_family: store_true = False, # skip the cross-family figures (each --gpus child run does)
            ):
     "Regenerate a family's figures with papermill (or every zoo family's with --all, or --families), then the cross-family figures."
-    import yaml
     from layerprune.zoo import ZOO
     fdir = Path(figures_dir)
-    _need((fdir / "family.ipynb").exists(), f"No {fdir / 'family.ipynb'}: run from the repository root or pass --figures-dir.")
+    _need((fdir / "params").is_dir(), f"No {fdir / 'params'}: run from the repository root or pass --figures-dir.")
     known = figure_families(fdir)
-    if all: fams = [f for f in known if yaml.safe_load((fdir / "params" / f"{f}.yaml").read_text()).get("model") in ZOO]
+    yamls = lambda fs: {f: family_params(fdir / "params" / f"{f}.yaml", fdir) for f in fs}
+    if all: fams = [f for f, (nb, p) in yamls(known).items() if p.get("model") in ZOO and nb.name == "family.ipynb"]
     elif families:
         fams = [f.strip() for f in families.split(",") if f.strip()]
         unknown = [f for f in fams if f not in known]
@@ -326,8 +358,10 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
     elif family in known: fams = [family]
     else: raise LayerpruneError(f"Unknown family {family!r}: choose one of {', '.join(known)} (or --all).")
     if profile is not None: _budget(profile)
-    extra = notebook_params(params, fdir / "family.ipynb")
+    fam_params = yamls(fams)  # every family's file checked before any runs
+    extra = {f: notebook_params(params, nb) for f, (nb, _) in fam_params.items()}
     if gpus is not None:
+        extra = extra[fams[0]] if fams else {}
         from layerprune.distributed import parse_gpus, family_gpu_plan, run_family_plan
         plan = family_gpu_plan(fams, parse_gpus(gpus, n_visible=None if not dry_run else 1 << 16))
         job = dict(figures_dir=str(fdir), profile=profile, params={"device": "cuda", **extra})
@@ -336,24 +370,36 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
         if not dry_run and not no_cross_family: _cross_family_figures(fdir)
         _need(not failed, f"Families failed: {', '.join(failed)} (see {fdir}/<family>.gpu<id>.log).")
         return
-    for fam in fams: family_figures(fam, fdir, profile, extra)
-    if not no_cross_family: _cross_family_figures(fdir)
+    for fam in fams: family_figures(fam, fdir, profile, extra[fam])
+    if not no_cross_family and any(nb.name == "family.ipynb" for nb, _ in fam_params.values()): _cross_family_figures(fdir)
+
+def _notebook_out(nb: Path, # the notebook papermill runs
+                  p: dict, # its parameters; `figures_dir` and a part's `progress_file` are set here
+                 ) -> Path:
+    "Where the executed notebook goes: `<out_dir>/<name>.ipynb`, or `<name>.<part>.ipynb` for one part of a run that several processes compute at once."
+    import papermill as pm
+    known = pm.inspect_notebook(str(nb))
+    if "figures_dir" in known: p.setdefault("figures_dir", str(nb.parent))
+    part = p.get("part") if "part" in known else None
+    if part in (None, "all", "draw"): return Path(p["out_dir"]) / nb.name
+    p.setdefault("progress_file", str(Path(p["out_dir"]) / f"progress.{part}.log"))
+    return Path(p["out_dir"]) / f"{nb.stem}.{part}.ipynb"
 
 def family_figures(family: str, # a family of figures/params/*.yaml
                    figures_dir: str | Path = "figures", # holds family.ipynb and params/
                    profile: str | None = None, # override the family's budget
                    params: dict | None = None, # more notebook parameters (checked by `notebook_params`)
                   ) -> Path:
-    "Run one family's figure notebook with papermill, no cross-family figures (also the job of each `--gpus` child)."
-    import yaml
+    "Run the notebook of one family's parameter file with papermill, no cross-family figures (also the job of each `--gpus` child)."
     fdir = Path(figures_dir)
-    p = {**yaml.safe_load((fdir / "params" / f"{family}.yaml").read_text()), **(params or {})}
+    nb, p = family_params(fdir / "params" / f"{family}.yaml", fdir)
+    p = {**p, **(params or {})}
     if profile: p["profile"] = profile
-    p["out_dir"] = str(Path(p.get("out_dir") or fdir / family).resolve())  # absolute: papermill runs in out_dir
-    out = Path(p["out_dir"]) / "family.ipynb"
+    p["out_dir"] = str(Path(p.get("out_dir") or fdir / family))  # as given (relative to here by default): no machine paths
+    out = _notebook_out(nb, p)
     out.parent.mkdir(parents=True, exist_ok=True)
-    print(f"== {family}: papermill {fdir / 'family.ipynb'} -> {out}", flush=True)
-    _with_progress(lambda: execute_notebook(fdir / "family.ipynb", out, p), p, fdir / "family.ipynb")
+    print(f"== {family}: papermill {nb} -> {out}", flush=True)
+    _with_progress(lambda: execute_notebook(nb, out, p), p, nb)
     return out
 
 def _cross_family_figures(fdir: Path):
@@ -423,9 +469,17 @@ def parse(argv: list[str]) -> tuple:
     p.error = error
     return f, {k: v for k, v in vars(p.parse_args(argv[1:])).items() if k not in ("pdb", "xtra")}
 
+SYSTEM_ERRNOS = {errno.ENOSPC: "free disk space", errno.EDQUOT: "free disk space", errno.EROFS: "choose a writable folder",
+                 errno.EACCES: "fix the permissions or choose another path", errno.EPERM: "fix the permissions or choose another path"}
+KEPT = "finished results and checkpoints are kept (each file is written whole or not at all): run the same command again to go on."
+
 def error_line(command: str, e: BaseException) -> str:
-    "The one line a user sees for a user error."
-    return f"layerprune {command}: error: {' '.join(str(e).split()) or type(e).__name__}"
+    "The one line a user sees for a user error (also a full disk, a read-only folder, Ctrl-C)."
+    if isinstance(e, KeyboardInterrupt): return f"layerprune {command}: interrupted (Ctrl-C); {KEPT}"
+    msg = ' '.join(str(e).split()) or type(e).__name__
+    if isinstance(e, OSError) and e.errno in SYSTEM_ERRNOS:
+        msg += f". To fix: {SYSTEM_ERRNOS[e.errno]}; {KEPT}"
+    return f"layerprune {command}: error: {msg}"
 
 def main(argv: list[str] | None = None) -> None:
     "Entry point of the `layerprune` console script."
@@ -436,9 +490,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         f, kwargs = parse(argv)
         f(**kwargs)
-    except USER_ERRORS as e:
-        if debug: raise
+    except (*USER_ERRORS, OSError, KeyboardInterrupt) as e:
+        if debug or (isinstance(e, OSError) and not isinstance(e, USER_ERRORS) and e.errno not in SYSTEM_ERRNOS): raise
         line = error_line(argv[0], e)
         print(line, file=sys.stderr)
-        stop = SystemExit(line); stop.code = 2  # exit status 2; the message stays readable in tests
+        stop = SystemExit(line); stop.code = 130 if isinstance(e, KeyboardInterrupt) else 2  # 130: the shell's code for Ctrl-C
         raise stop from None

@@ -16,13 +16,13 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['LETTERS', 'MMLU_PROMPT_VERSION', 'BOOLQ_PROMPT_VERSION', 'mmlu_header', 'mmlu_example', 'mmlu_prompt', 'boolq_prompt',
-           'special_prefix', 'encode', 'answer_token_ids', 'ScoringItem', 'group_by_subject', 'mmlu_items',
-           'boolq_items', 'truncated_items', 'model_device', 'length_batches', 'left_pad', 'positions', 'check_items',
-           'candidate_logits', 'reference_candidate_logits', 'cache_kwarg', 'common_prefix_len', 'sliding_window',
-           'expand_cache', 'aligned_cache', 'prefix_groups', 'returned_cache', 'prefix_inputs', 'prefix_batch',
-           'prefix_candidate_logits', 'subject_table', 'micro_macro', 'model_info', 'model_max_length', 'select',
-           'select_mmlu', 'MMLUResult', 'mmlu_result', 'mmlu_eval', 'BoolQResult', 'boolq_result', 'boolq_eval',
-           'C4Result', 'c4_loss']
+           'special_prefix', 'encode', 'answer_token_ids', 'ScoringItem', 'shot_order', 'group_by_subject',
+           'mmlu_items', 'boolq_items', 'truncated_items', 'model_device', 'length_batches', 'left_pad', 'positions',
+           'check_items', 'candidate_logits', 'reference_candidate_logits', 'cache_kwarg', 'common_prefix_len',
+           'sliding_window', 'expand_cache', 'aligned_cache', 'prefix_groups', 'returned_cache', 'prefix_inputs',
+           'prefix_batch', 'prefix_candidate_logits', 'subject_table', 'micro_macro', 'model_info', 'model_max_length',
+           'select', 'select_mmlu', 'MMLUResult', 'mmlu_result', 'mmlu_eval', 'BoolQResult', 'boolq_result',
+           'boolq_eval', 'C4Result', 'c4_loss']
 
 # %% ../nbs/04_eval.ipynb #ceeb8f9c
 LETTERS = ("A", "B", "C", "D")
@@ -98,6 +98,16 @@ class ScoringItem:
     group: str = ""  # aggregation group (MMLU subject); the prefix cache is shared within (group, shots)
     shots: int = 0  # few-shot examples in the prompt (after any were dropped to fit)
 
+# %% ../nbs/04_eval.ipynb #a7b1c0d2
+def shot_order(shots: Sequence, # one subject's dev questions, in file order
+               subject: str, # the subject's name: with `seed`, it seeds the permutation
+               seed: int | None = None, # None: file order; an int: a fixed permutation
+              ) -> list:
+    "A subject's few-shot examples in file order (`seed=None`) or in a permutation fixed by `seed` and `subject`."
+    out = list(shots)
+    if seed is not None: random.Random(f"mmlu-shots/{int(seed)}/{subject}").shuffle(out)
+    return out
+
 # %% ../nbs/04_eval.ipynb #d90ed6b5
 def group_by_subject(records: Sequence) -> dict[str, list]:
     "Records grouped by `subject`, order kept."
@@ -115,9 +125,11 @@ def mmlu_items(tokenizer, # a Hugging Face tokenizer
                k: int = 5, # shots per prompt
                max_length: int | None = None, # longest prompt in tokens; shots are dropped to fit (None: no limit)
                answer_ids: Sequence[int] | None = None, # letter token ids; default `answer_token_ids(tokenizer, LETTERS)`
+               shot_seed: int | None = None, # None: the dev file's order (the paper's); a seed: `shot_order` of each subject's dev questions
               ) -> list[ScoringItem]:
-    "Scoring items for MMLU questions: k-shot prompts, candidates A-D, group = subject."
+    "Scoring items for MMLU questions: k-shot prompts (the first k of each subject's shots), candidates A-D, group = subject."
     shots = dict(dev) if isinstance(dev, Mapping) else group_by_subject(dev)
+    shots = {s: shot_order(d, s, shot_seed) for s, d in shots.items()}
     if answer_ids is None: answer_ids = answer_token_ids(tokenizer, LETTERS)[0]
     for q in questions: _check_mmlu(q)
     for s in {q.subject for q in questions}:

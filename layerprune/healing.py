@@ -31,7 +31,8 @@ from .files import DamagedFileError, atomic_dir, atomic_path, atomic_write_text,
 __all__ = ['HealConfig', 'heal_config', 'pack_documents', 'check_disjoint', 'block_order', 'resolve_source', 'is_4bit',
            'use_training_kernels', 'load_for_healing', 'add_lora', 'lora_module_names', 'capture_residual',
            'residual_at', 'residual_match_loss', 'mean_token_loss', 'latest_checkpoint', 'save_checkpoint',
-           'load_checkpoint', 'HealResult', 'smaller_micro_batch', 'save_here', 'heal', 'load_adapter', 'merge_adapter']
+           'load_checkpoint', 'HealResult', 'chunked_lm_loss', 'chunked_loss_parts', 'lm_loss', 'frozen_to',
+           'smaller_micro_batch', 'save_here', 'heal', 'load_adapter', 'merge_adapter']
 
 # %% ../nbs/05_healing.ipynb #829d363d
 @dataclass
@@ -60,6 +61,9 @@ class HealConfig:
 
     def __post_init__(self):
         if self.target_modules is not None: self.target_modules = tuple(self.target_modules)
+        for name in ("steps", "seq_len", "global_batch", "micro_batch", "rank", "warmup_steps", "seed"):
+            v = getattr(self, name)  # e.g. steps: "3" from a YAML file: named here, not a TypeError in a comparison
+            if not isinstance(v, int) or isinstance(v, bool): raise ValueError(f"HealConfig.{name}={v!r} is a {type(v).__name__}: give a whole number.")
         for name in ("steps", "seq_len", "global_batch", "micro_batch", "rank"):
             if getattr(self, name) < 1: raise ValueError(f"HealConfig.{name} must be >= 1, got {getattr(self, name)}.")
         if self.global_batch % self.micro_batch:
@@ -410,6 +414,82 @@ def _check_cut(model: nn.Module, teacher: nn.Module, cut) -> tuple[int, int]:
                          f"expected teacher layers = pruned layers + n and 0 <= l_star <= {L}.")
     return l_star, n
 
+# %% ../nbs/05_healing.ipynb #c7e1a2f1
+class _ChunkedCE(torch.autograd.Function):
+    "Mean cross-entropy of `h @ w.T` against `targets`, one chunk of rows at a time; the backward recomputes each chunk's logits."
+    @staticmethod
+    def forward(ctx, h: torch.Tensor, w: torch.Tensor, targets: torch.Tensor, chunk: int) -> torch.Tensor:
+        valid = targets != -100
+        n = valid.sum().clamp(min=1)
+        total = torch.zeros((), dtype=torch.float32, device=h.device)
+        for s in range(0, len(h), chunk):
+            # the fused log-softmax reads the compute-dtype logits and writes fp32 (HF's loss upcasts the logits too)
+            logp = torch.log_softmax(h[s:s + chunk] @ w.T, -1, dtype=torch.float32)
+            t = targets[s:s + chunk]
+            total -= (logp.gather(1, t.clamp(min=0)[:, None])[:, 0] * valid[s:s + chunk]).sum()
+        ctx.save_for_backward(h, w, targets, n)
+        ctx.chunk = chunk
+        return total / n
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        h, w, targets, n = ctx.saved_tensors
+        gh = torch.empty_like(h) if ctx.needs_input_grad[0] else None
+        gw = torch.zeros(w.shape, dtype=torch.float32, device=w.device) if ctx.needs_input_grad[1] else None
+        scale = grad.float() / n
+        for s in range(0, len(h), ctx.chunk):
+            hc, t = h[s:s + ctx.chunk], targets[s:s + ctx.chunk]
+            p = torch.softmax(hc @ w.T, -1, dtype=torch.float32)  # dL/dz = (softmax - onehot) / n
+            p[torch.arange(len(t), device=p.device), t.clamp(min=0)] -= 1
+            p.mul_(((t != -100).float() * scale)[:, None])
+            p = p.to(h.dtype)
+            if gh is not None: gh[s:s + ctx.chunk] = p @ w
+            if gw is not None: gw += (p.T @ hc).float()
+        return gh, None if gw is None else gw.to(w.dtype), None, None
+
+def chunked_lm_loss(hidden: torch.Tensor, # final hidden states [B, T, d] (after the final norm)
+                    weight: torch.Tensor, # LM head weight [V, d]
+                    input_ids: torch.Tensor, # [B, T]; position t predicts token t+1 (labels = input_ids, as in HF)
+                    dtype: torch.dtype | None = None, # matmul dtype of the logits; None = hidden's
+                    chunk: int = 2048, # rows of logits at a time: [chunk, V] fp32 is the largest tensor
+                   ) -> torch.Tensor:
+    "Mean next-token cross-entropy of a causal LM, never holding the [B, T, V] logits (equals HF's `labels=` loss)."
+    dtype = dtype or hidden.dtype
+    h = hidden[:, :-1].reshape(-1, hidden.shape[-1]).to(dtype)
+    return _ChunkedCE.apply(h, weight.to(dtype), input_ids[:, 1:].reshape(-1), chunk)
+
+# %% ../nbs/05_healing.ipynb #c7e1a2f5
+_LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_multiplier_scale")
+
+def chunked_loss_parts(model: nn.Module, # the causal LM (peft-wrapped or not)
+                      ) -> tuple[nn.Module, nn.Linear] | None:
+    "(decoder, LM head) when logits are a plain `head(decoder(x))`, so `chunked_lm_loss` equals the model's loss; else None."
+    base = model.get_base_model() if isinstance(model, PeftModel) else model
+    try: dec, head = base.get_decoder(), base.get_output_embeddings()
+    except (AttributeError, NotImplementedError): return None
+    if dec is None or dec is base or type(head) is not nn.Linear or head.bias is not None: return None
+    if any(getattr(base.config, k, None) not in (None, 1, 1.0) for k in _LOGIT_TRANSFORMS): return None
+    return dec, head
+
+def lm_loss(model: nn.Module, # the causal LM (peft-wrapped or not)
+            ids: torch.Tensor, # [B, T] token ids; the labels are the ids themselves
+            compute_dtype: torch.dtype | None = None, # matmul dtype of the logits; None = the hidden states'
+           ) -> torch.Tensor:
+    "The model's mean next-token loss: through `chunked_lm_loss` where `chunked_loss_parts` allows, else `model(labels=)`."
+    parts = chunked_loss_parts(model)
+    if parts is None: return model(input_ids=ids, labels=ids, use_cache=False).loss
+    dec, head = parts
+    return chunked_lm_loss(dec(input_ids=ids, use_cache=False).last_hidden_state, head.weight, ids, compute_dtype)
+
+# %% ../nbs/05_healing.ipynb #c7e1a2f8
+def frozen_to(model: nn.Module, # the peft model (its base is modified in place)
+              dtype: torch.dtype, # the compute dtype, e.g. torch.bfloat16
+             ) -> nn.Module:
+    "Cast the frozen floating-point weights (not the 4-bit ones, not the trainable LoRA weights) to `dtype`; returns `model`."
+    for p in model.parameters():
+        if not p.requires_grad and p.is_floating_point() and p.dtype != dtype: p.data = p.data.to(dtype)
+    return model
+
 # %% ../nbs/05_healing.ipynb #bde64e91
 def _accumulate_gradients(pm: PeftModel, blocks: torch.Tensor, config: HealConfig, device: torch.device, cdtype,
                           teacher: nn.Module | None, l_star: int | None, n: int | None,
@@ -420,6 +500,8 @@ def _accumulate_gradients(pm: PeftModel, blocks: torch.Tensor, config: HealConfi
                          ) -> tuple[float, float | None]:
     "Forward/backward one global batch (this process's slice of it) in micro batches; the mean LM loss and mean aux loss (None when off)."
     acc, forward = accumulation or config.accumulation, forward or pm
+    # one process: the chunked loss (no [micro, T, V] logits); DDP: through its wrapper, the model's own loss
+    loss_of = (lambda ids: lm_loss(pm, ids, cdtype)) if forward is pm else (lambda ids: forward(input_ids=ids, labels=ids, use_cache=False).loss)
     loss_sum = aux_sum = 0.0
     micro = blocks.split(micro_batch or config.micro_batch)
     for i, ids in enumerate(micro):
@@ -429,9 +511,9 @@ def _accumulate_gradients(pm: PeftModel, blocks: torch.Tensor, config: HealConfi
             # keep only the loss: holding the model output would keep its logits ([micro, T, V]) alive through
             # the backward pass and the next forward (the loss's graph does not need them)
             with _autocast(device, cdtype):
-                if l_star is None: loss = forward(input_ids=ids, labels=ids, use_cache=False).loss
+                if l_star is None: loss = loss_of(ids)
                 else:
-                    with capture_residual(pm, l_star) as got: loss = forward(input_ids=ids, labels=ids, use_cache=False).loss
+                    with capture_residual(pm, l_star) as got: loss = loss_of(ids)
                     aux = residual_match_loss(got["x"], residual_at(teacher, ids, l_star + n))
             total = loss if l_star is None else loss + config.aux_weight * aux
             (total / acc).backward()
@@ -573,12 +655,14 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
         l_star = n_cut = None
         if config.aux_weight > 0: l_star, n_cut = _check_cut(base, teacher.eval(), cut)
         pm = add_lora(base, config)
+        if config.quantize == "nf4" and device.type == "cuda" and cdtype == torch.bfloat16: frozen_to(pm, cdtype)
         params = [p for p in pm.parameters() if p.requires_grad]
         forward, no_sync = pm, None
         if n_proc > 1:
             forward, no_sync = _wrap_ddp(pm, accelerator)
             if rank: torch.manual_seed(config.seed + 7919 * rank)  # every process draws its own dropout masks
-        opt = torch.optim.AdamW(params, lr=config.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=config.weight_decay)
+        opt = torch.optim.AdamW(params, lr=config.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=config.weight_decay,
+                                fused=device.type == "cuda")
         sched = get_cosine_schedule_with_warmup(opt, config.warmup_steps, config.steps)
 
         step, pos, log, prior = 0, 0, [], dict(train_seconds=0.0, wall_seconds=0.0, peak_memory_bytes=0)

@@ -233,7 +233,7 @@ def resolve_device(device: str | torch.device | None = "auto", # "auto"/None, "c
     try: dev = torch.device(device)
     except (RuntimeError, TypeError): raise ValueError(f"{device!r} is not a device: use auto, cpu, cuda or cuda:N.") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device}: no CUDA GPU is visible here; use cpu or auto.")
+        raise ValueError(f"{device!r}: no CUDA GPU is visible here; use cpu or auto.")
     return dev
 
 # %% ../nbs/00_models.ipynb #1da31560

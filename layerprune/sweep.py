@@ -248,6 +248,7 @@ class SweepConfig:
     mmlu_subjects: tuple | None = None  # MMLU subjects; None: the profile's (None there = all 57)
     mmlu_limit: int | None = None  # MMLU questions per subject (seeded subset)
     mmlu_k: int | None = None  # MMLU shots
+    mmlu_shot_seed: int | None = None  # order of each subject's shots: None the dev file's (the paper's), a seed a fixed permutation (`eval.shot_order`)
     boolq_limit: int | None = None  # BoolQ validation questions (seeded subset)
     c4_blocks: int | None = None  # C4 validation blocks for the loss
     c4_len: int | None = None  # tokens per C4 block
@@ -269,11 +270,29 @@ class SweepConfig:
         for k, v in PROFILES[self.profile].items():
             if getattr(self, k) is None: setattr(self, k, v)
         check_budget(self.heal_profile)
+        if isinstance(self.strategies, str): self.strategies = [s.strip() for s in self.strategies.split(",") if s.strip()]
         self.strategies = tuple(check_strategy(s) for s in self.strategies)
         if not self.strategies: raise ValueError(f"No strategies: choose from {', '.join(STRATEGIES)}.")
+        for k in ("ns", "heal_ns", "mmlu_subjects"):  # one value for a tuple of one; never a string's letters
+            v = getattr(self, k)
+            if isinstance(v, str) and k != "mmlu_subjects":
+                raise ValueError(f"{k}={v!r} is a string: give numbers, e.g. {k}=(1, 2, 0.25).")
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool): setattr(self, k, (v,))
         if self.family is None: self.family = Path(str(self.model)).name.lower()
         if self.out_dir is None: self.out_dir = str(Path("figures") / self.family)
-        if self.dtype == "auto": self.dtype = default_dtype(cfg_device(self))  # what settings record and resume compares
+        self.check_numbers()
+        dev = cfg_device(self)  # a device that is not there is refused now, not after the data and the model load
+        if self.dtype == "auto": self.dtype = default_dtype(dev)  # what settings record and resume compares
+
+    def check_numbers(self):
+        "Refuse counts that would silently give an empty or meaningless run (0 questions, a negative budget, ...)."
+        low = dict(mmlu_limit=1, boolq_limit=1, c4_blocks=1, c4_len=2, distance_docs=1, distance_len=2, batch_tokens=1,
+                   variants_per_pass=1, mmlu_k=0, seed=0)
+        for k, lo in low.items():
+            v = getattr(self, k)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < lo):
+                raise ValueError(f"{k}={v!r}: give a whole number of at least {lo}.")
+        if self.mmlu_k is not None and self.mmlu_k > 5: raise ValueError(f"mmlu_k={self.mmlu_k}: MMLU has 5 dev shots per subject; give 0..5.")
 
 def layer_counts(spec: Sequence | None, # ints (layers) or fractions of L in (0, 1); None: all
                  L: int, # layers of the model
@@ -340,7 +359,7 @@ def _row(cfg: SweepConfig, L: int, strategy: str, n: int, start: int, healed: bo
                 removed=",".join(map(str, range(start, start + n))) if n else "", healed=healed,
                 mmlu_micro=mmlu.accuracy, mmlu_macro=mmlu.macro_accuracy, boolq=boolq.accuracy,
                 boolq_majority=boolq.majority_baseline, c4_loss=c4, c4_loss_norm=c4 / math.log(vocab), vocab_size=vocab,
-                mmlu_k=cfg.mmlu_k, mmlu_n=len(mmlu.labels), mmlu_dropped_shots=mmlu.settings.get("dropped_shots", 0),
+                mmlu_k=cfg.mmlu_k, mmlu_shot_seed=cfg.mmlu_shot_seed, mmlu_n=len(mmlu.labels), mmlu_dropped_shots=mmlu.settings.get("dropped_shots", 0),
                 boolq_n=len(boolq.labels), c4_blocks=len(c4_block_losses), c4_len=cfg.c4_len,
                 eval_text="c4 validation, role 'loss'", profile=cfg.profile, seed=cfg.seed,
                 timestamp=time.strftime("%Y-%m-%dT%H:%M:%S"), settings=json.dumps(asdict(cfg), default=str),
@@ -419,7 +438,7 @@ def heal_point(model, tokenizer, v: Variant, data: SweepData, blocks: torch.Tens
     return res.model, res.metadata, hc
 
 # %% ../nbs/06_sweep.ipynb #ed816169
-_RESULT_FIELDS = ("model", "mmlu_subjects", "mmlu_limit", "mmlu_k", "boolq_limit", "c4_blocks", "c4_len", "distance_docs",
+_RESULT_FIELDS = ("model", "mmlu_subjects", "mmlu_limit", "mmlu_k", "mmlu_shot_seed", "boolq_limit", "c4_blocks", "c4_len", "distance_docs",
                   "distance_len", "dtype", "seed")
 _HEAL_FIELDS = ("heal_profile", "heal_overrides")
 
@@ -446,7 +465,7 @@ def run_identity(cfg: SweepConfig, # the settings of this run
     heal = {k: v for k, v in asdict(sweep_heal_config(cfg)).items() if k != "checkpoint_every"}
     fps = dict(mmlu=fingerprint(data.mmlu), mmlu_dev=fingerprint(data.mmlu_dev), boolq=fingerprint(data.boolq),
                **{f"c4_{role}": fingerprint(docs) for role, docs in sorted(data.c4.items())})
-    return dict(data=fps, prompts=dict(mmlu=ev.MMLU_PROMPT_VERSION, boolq=ev.BOOLQ_PROMPT_VERSION),
+    return dict(data=fps, prompts=dict(mmlu=ev.MMLU_PROMPT_VERSION, mmlu_shot_seed=cfg.mmlu_shot_seed, boolq=ev.BOOLQ_PROMPT_VERSION),
                 heal=json.loads(json.dumps(heal, default=str)))
 
 def model_identity(src: str | Path, # the resolved model: a checkpoint folder or a hub id
@@ -514,7 +533,7 @@ def _run_sweep(cfg: SweepConfig, report: Reporter) -> pd.DataFrame:
     from layerprune.data import token_blocks
     blocks = token_blocks(data.c4["loss"], tok, cfg.c4_blocks, cfg.c4_len, seed=cfg.seed)
     max_len = ev.model_max_length(model)
-    items_mmlu = ev.mmlu_items(tok, data.mmlu, data.mmlu_dev, cfg.mmlu_k, max_len)
+    items_mmlu = ev.mmlu_items(tok, data.mmlu, data.mmlu_dev, cfg.mmlu_k, max_len, shot_seed=cfg.mmlu_shot_seed)
     items_boolq = ev.boolq_items(tok, data.boolq, max_len)
     vocab = model.get_output_embeddings().weight.shape[0]
     chosen = {(s, n): Variant.choose(s, n, dist, L) for s in cfg.strategies for n in ns}

@@ -321,6 +321,9 @@ def resolve_model(src: str | Path, # zoo or family key, local directory, `.gguf`
     if isinstance(src, ZooEntry) or str(src) in ZOO: return str(fetch(src, home, progress))
     if str(src) in FAMILIES: return FAMILIES[str(src)].hub_id  # a paper family by its key: its hub weights
     p, s = Path(src).expanduser(), str(src)
+    if p.is_dir() and not (p / "config.json").is_file() and not any(p.glob("*.gguf")):
+        raise FileNotFoundError(f"{s}: the folder has no config.json, so it is not a checkpoint. Give a checkpoint folder "
+                                "(config.json and weights, e.g. from `layerprune prune`), a zoo key or a hub id.")
     if p.exists(): return str(p)
     if p.suffix == ".gguf" or s.startswith((".", "/", "~")) or s.endswith("/") or s.count("/") > 1:
         raise FileNotFoundError(f"No such file or directory: {s!r}. A model is a zoo key (`layerprune zoo list`), a hub id "

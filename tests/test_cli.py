@@ -45,9 +45,15 @@ BAD = [  # (argv, message): each refused before any data or model loads
     (["eval", "m", "--out", "/nonexistent/r.json"], "the folder /nonexistent does not exist"),
     (["eval", "m", "--device", "gpu0"], "is not a device"),
     (["sweep", "m", "--ns", "abc"], "--ns 'abc': 'abc' is not a block size"),
+    (["sweep", "m", "--ns", ""], "--ns '': give at least one block size"),
+    (["sweep", "m", "--ns", "1,-2"], "'-2' is not a block size"),
+    (["sweep", "m", "--out-dir", "README.md"], "--out-dir README.md is a file: give a folder"),
+    (["distances", "m", "--out", "tests"], "--out tests is a folder: give a file name, e.g. tests/distances.npz"),
+    (["eval", "m", "--out", "tests"], "--out tests is a folder: give a file name"),
     (["sweep", "m", "--heal-ns", "0"], "--heal-ns '0'"),
     (["sweep", "m", "--strategies", "random"], "--strategies 'random': choose from similarity, deepest"),
     (["sweep", "m", "--profile", "huge"], "--profile 'huge'"),
+    (["sweep", "m", "--mmlu-k", "7"], "--mmlu-k 7: MMLU shots must be 0..5"),
     (["heal", "m", "--out", "h", "--lr", "-0.001"], "--lr -0.001: the learning rate must be > 0"),
     (["heal", "m", "--out", "h", "--steps", "0"], "--steps 0: must be at least 1"),
     (["heal", "m", "--out", "h", "--quantize", "int8"], "--quantize 'int8'"),
@@ -133,3 +139,105 @@ def test_failed_figures_run_keeps_the_good_notebook(tmp_path):
         main(args + ["--params", '{"fail": true}'])
     assert (fdir / "x" / "family.ipynb").read_text() == good
     assert "boom" in (fdir / "x" / "family.failed.ipynb").read_text()
+
+
+def _family_dir(tmp_path, yaml_text: str) -> Path:
+    "A figures folder with the real family notebook and one family `x` whose params file is `yaml_text`."
+    import shutil
+    fdir = tmp_path / "figures"; (fdir / "params").mkdir(parents=True)
+    shutil.copy(ROOT / "figures" / "family.ipynb", fdir / "family.ipynb")
+    (fdir / "params" / "x.yaml").write_text(yaml_text)
+    return fdir
+
+
+@pytest.mark.parametrize("yaml_text,message", [
+    ("model: smollm2-135m\nmmlu_limt: 5\n", "x.yaml: figures/family.ipynb has no parameter 'mmlu_limt'; did you mean 'mmlu_limit'?"),
+    ("model: smollm2-135m\nmmlu_limit: five\n", "x.yaml: mmlu_limit = 'five' is a str; figures/family.ipynb expects a int"),
+    ("model: smollm2-135m\nns: [1, 2\n", "x.yaml line 3: not valid YAML"),
+    ("- smollm2-135m\n", "x.yaml: give `name: value` lines (a YAML mapping), not a list"),
+], ids=["unknown key", "wrong type", "bad yaml", "not a mapping"])
+def test_family_params_yaml_checked_before_anything_runs(yaml_text, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "execute_notebook", lambda *a: (_ for _ in ()).throw(AssertionError("the notebook ran")))
+    _family_dir(tmp_path, yaml_text)
+    with pytest.raises(SystemExit) as e: main(["figures", "--family", "x", "--no-cross-family"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_empty_family_params_yaml_is_the_notebook_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ran = []
+    monkeypatch.setattr(cli, "execute_notebook", lambda nb, out, p: ran.append(p))
+    _family_dir(tmp_path, "# nothing set\n")
+    main(["figures", "--family", "x", "--no-cross-family"])
+    assert len(ran) == 1 and set(ran[0]) <= {"out_dir", "progress_file"}
+
+
+def test_check_against_a_damaged_record_names_the_file(tmp_path, capsys):
+    from layerprune.sweep import ResultsStore
+    run, rec = ResultsStore(tmp_path / "run"), ResultsStore(tmp_path / "rec")
+    for st in (run, rec): st.add("none-n000-raw", dict(strategy="none", n=0, healed=False))
+    (rec.points / "none-n000-raw.json").write_text('{"strategy": "no')  # truncated
+    with pytest.raises(SystemExit) as e: main(["check", str(run.dir), str(rec.dir)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"{rec.points / 'none-n000-raw.json'} is damaged (not valid JSON" in err and err.count("\n") == 1
+
+
+def test_model_folder_without_config_is_refused(tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "model"; empty.mkdir(); (empty / "model.safetensors").write_bytes(b"")
+    monkeypatch.setattr(cli, "_load", lambda *a: (_ for _ in ()).throw(AssertionError("weights loaded")))
+    with pytest.raises(SystemExit) as e: main(["prune", str(empty), "--n", "1", "--strategy", "deepest", "--out", str(tmp_path / "p")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "the folder has no config.json, so it is not a checkpoint" in err and err.count("\n") == 1
+
+
+def test_mixed_fractions_and_counts_in_ns():
+    from layerprune.sweep import layer_counts
+    f, kw = parse(["sweep", "m", "--ns", "1,0.5, 3"])
+    ns = cli._numbers("ns", kw["ns"])
+    assert ns == [1, 0.5, 3] and layer_counts(ns, 6) == [1, 3]  # 0.5 of 6 layers is 3: counted once
+    assert layer_counts([0.25, 1.0], 8) == [1, 2]  # 1.0 is one layer, not the whole model
+    with pytest.raises(ValueError, match="1.5 is not a block size for a model of 6 layers"): layer_counts([1.5], 6)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without a GPU")
+@pytest.mark.parametrize("argv", [["sweep", "m", "--device", "cuda"], ["eval", "m", "--device", "cuda:0"],
+                                  ["heal", "m", "--out", "h", "--device", "cuda"]])
+def test_cuda_device_without_gpu_is_refused(argv, capsys):
+    with pytest.raises(SystemExit) as e: main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--device " in err and "no CUDA GPU is visible here; use cpu or auto" in err
+
+
+@pytest.mark.parametrize("err,fix", [(__import__("errno").EROFS, "choose a writable folder"),
+                                     (__import__("errno").EACCES, "fix the permissions"),
+                                     (__import__("errno").ENOSPC, "free disk space")])
+def test_system_write_errors_are_one_line_with_the_fix(err, fix, monkeypatch, capsys):
+    import os
+    def read_only(action: str = "fetch"): raise OSError(err, os.strerror(err), "out/points/x.json")
+    monkeypatch.setitem(cli.COMMANDS, "data", read_only)
+    with pytest.raises(SystemExit) as e: main(["data", "fetch"])
+    line = capsys.readouterr().err
+    assert e.value.code == 2 and line.count("\n") == 1 and "out/points/x.json" in line and f"To fix: {fix}" in line
+    def bug(action: str = "fetch"): raise OSError(22, "Invalid argument")
+    monkeypatch.setitem(cli.COMMANDS, "data", bug)
+    with pytest.raises(OSError): main(["data", "fetch"])  # other OS errors may be bugs: the traceback stays
+
+
+def test_figures_family_with_its_own_notebook_and_parts(tmp_path):
+    import nbformat
+    fdir = tmp_path / "figures"; (fdir / "params").mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell("part = 'all'\nout_dir = None\nfigures_dir = None\nprogress_file = None"); p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell("from pathlib import Path\nPath(out_dir, f'ran-{part}').write_text(str(figures_dir))")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, fdir / "abl.ipynb")
+    (fdir / "params" / "x-abl.yaml").write_text("notebook: abl.ipynb\npart: all\n")
+    main(["figures", "--family", "x-abl", "--figures-dir", str(fdir), "--params", '{"part": "seeds"}'])
+    out = fdir / "x-abl"
+    assert (out / "abl.seeds.ipynb").exists() and (out / "progress.seeds.log").exists() and not (out / "abl.ipynb").exists()
+    assert (out / "ran-seeds").read_text() == str(fdir)  # the notebook finds params/ and the base runs
+    main(["figures", "--family", "x-abl", "--figures-dir", str(fdir)])
+    assert (out / "abl.ipynb").exists() and (out / "ran-all").exists()
+    assert not (fdir / "cross-family").exists()  # a family with its own notebook adds no results.csv to draw across
