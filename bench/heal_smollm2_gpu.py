@@ -32,8 +32,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="SmolLM2-135M checkpoint directory (or zoo key where fetchable)")
     p.add_argument("--device", default=None, help="cuda, cuda:1, cpu (default: cuda if available)")
-    p.add_argument("--profile", choices=["gpu", "cpu", "paper"], default="gpu",
-                   help="healing defaults: layerprune.healing.ZOO_HEALING['smollm2-135m'][profile]")
+    p.add_argument("--profile", choices=["tiny", "cpu", "gpu", "full"], default="gpu",
+                   help="healing budget: layerprune.healing.heal_config('smollm2-135m', profile)")
     p.add_argument("--steps", type=int, default=None, help="default: the profile's")
     p.add_argument("--seq-len", type=int, default=None, help="default: the profile's")
     p.add_argument("--batch", type=int, default=None, help="global batch; default: the profile's")
@@ -54,14 +54,15 @@ def main(argv=None):
     import torch
     from healing import device_of, find_c4, read_docs  # bench/healing.py
     from layerprune.data import split_documents
-    from layerprune.healing import heal, heal_config, mean_token_loss, pack_documents, resolve_source
+    from layerprune.healing import heal, heal_config, mean_token_loss, pack_documents
+    from layerprune.zoo import resolve_model
     from layerprune.models import load_model, load_tokenizer, num_layers
     from layerprune.surgery import prune_block
 
     device = device_of(args.device)
     c4 = find_c4(args.data)
     if c4 is None: raise SystemExit("No C4 file: pass --data PATH (e.g. c4-validation.sample-2k.json.gz).")
-    src = resolve_source(args.model)
+    src = resolve_model(args.model)
     tok = load_tokenizer(src)
     roles = split_documents(read_docs(c4))
     overrides = {k: v for k, v in dict(steps=args.steps, seq_len=args.seq_len, global_batch=args.batch,

@@ -89,9 +89,9 @@ def prepare_base(args, tmp: Path) -> Path:
     "A float32 checkpoint directory of the (optionally random, optionally pruned) model, with its tokenizer."
     import torch
     from transformers import AutoModelForCausalLM
-    from layerprune.healing import resolve_source
+    from layerprune.zoo import resolve_model
     from layerprune.models import load_config, load_model, load_tokenizer, num_layers
-    src = resolve_source(args.model)
+    src = resolve_model(args.model)
     if args.random_weights:
         torch.manual_seed(0)
         model = AutoModelForCausalLM.from_config(load_config(src), dtype=torch.float32)

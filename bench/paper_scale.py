@@ -13,7 +13,7 @@ Measured per model, bf16, on one GPU:
   checkpointing) at the paper's sequence length; a step is global batch 16.
 The table (OUT/paper_scale.json, `table`) adds up `--profile full` (`layerprune.sweep.PROFILES["full"]`): every n in
 1..L-1 for both strategies scored at (L-n)/L of the full model's time (an upper bound: the sweep's fast path shares
-the layers before each cut), and 6 healed n for both strategies, each `PAPER_HEALING` steps at (L-n)/L of the full
+the layers before each cut), and 6 healed n for both strategies, each `heal_config(family, "full")` steps at (L-n)/L of the full
 model's step time, then scored. The A100 estimate divides nothing it cannot: it multiplies the H200 times by the
 ratio of dense BF16 tensor peaks (989 / 312 TFLOP/s, SXM datasheets: compute-bound, the same fraction of peak assumed)
 and, as the optimistic end, by the memory-bandwidth ratio (4.8 / 2.04 TB/s).
@@ -57,7 +57,7 @@ def whole_counts(tok, dd: Path, args, max_length: int) -> dict:
 
 def measure(name: str, tok, dd: Path, args, counts: dict) -> dict:
     from layerprune import data as D, eval as E
-    from layerprune.healing import PAPER_HEALING
+    from layerprune.healing import heal_config
     from layerprune.models import random_model
     from layerprune.similarity import angular_distances
     dev = torch.device(args.device)
@@ -95,13 +95,13 @@ def measure(name: str, tok, dd: Path, args, counts: dict) -> dict:
     r["point_s"] = round(r["mmlu"]["whole_s"] + r["boolq"]["whole_s"] + r["c4"]["whole_s"], 2)
     r["memory_bf16"] = C.memory()
     del model; C.free()
-    heal = PAPER_HEALING[name]
-    seq = args.heal_seq_len or heal["seq_len"]
-    gb = heal["global_batch"]
+    heal = heal_config(name, "full")
+    seq = args.heal_seq_len or heal.seq_len
+    gb = heal.global_batch
     mb = args.micro_batch or max(d for d in range(1, gb + 1) if gb % d == 0 and d <= max(1, 8192 // seq))
     q, t_q = C.timed(lambda: random_model(cfg, str(dev), torch.bfloat16, seed=0, load_in_4bit=True))
-    r["qlora"] = dict(build_nf4_s=t_q, paper_steps=heal["steps"], **C.qlora_microsteps(q, heal["rank"], seq, mb, args.micro_steps,
-                                                                                       heal["global_batch"]))
+    r["qlora"] = dict(build_nf4_s=t_q, paper_steps=heal.steps, **C.qlora_microsteps(q, heal.rank, seq, mb, args.micro_steps,
+                                                                                       heal.global_batch))
     del q; C.free()
     return r
 

@@ -14,8 +14,8 @@ from .files import FolderLockedError
 # %% auto #0
 __all__ = ['DTYPES', 'REQUIRED', 'EVAL_TASKS', 'COMMANDS', 'POSITIONAL', 'EXAMPLES', 'USER_ERRORS', 'SYSTEM_ERRNOS', 'KEPT',
            'distances', 'prune', 'heal', 'eval', 'sweep', 'figure_families', 'notebook_params', 'check_params',
-           'family_params', 'execute_notebook', 'figures', 'zoo', 'data', 'check', 'usage', 'parse', 'error_line',
-           'main']
+           'family_params', 'execute_notebook', 'figures', 'family_figures', 'zoo', 'data', 'check', 'usage', 'parse',
+           'error_line', 'main']
 
 # %% ../nbs/08_cli.ipynb #237d1601
 DTYPES = ("float32", "bfloat16", "float16")  # what --dtype accepts
@@ -28,17 +28,20 @@ def _need(ok: bool, problem: str):
 def _at_least(opt: str, value, low):
     _need(value is None or value >= low, f"--{opt} {value}: must be at least {low}.")
 
+def _budget(profile: str):
+    "Refuse a `--profile` that is not a budget (`layerprune.families.check_budget`, its wording)."
+    from layerprune.families import check_budget
+    try: check_budget(profile)
+    except ValueError as e: raise LayerpruneError(f"--profile {profile!r}: {e}") from None
+
 def _check_dtype(dtype: str):
     _need(dtype in DTYPES, f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}.")
 
 def _device(device: str):
-    "The torch device of `--device`: auto (cuda if visible, else cpu), cpu, cuda, cuda:N."
-    import torch
-    if device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try: dev = torch.device(device)
-    except RuntimeError: raise LayerpruneError(f"--device {device!r} is not a device: use auto, cpu, cuda or cuda:N.") from None
-    _need(dev.type != "cuda" or torch.cuda.is_available(), f"--device {device}: no CUDA GPU is visible here; use --device cpu or auto.")
-    return dev
+    "The torch device of `--device` (`models.resolve_device`: auto, cpu, cuda, cuda:N), its error naming the option."
+    from layerprune.models import resolve_device
+    try: return resolve_device(device)
+    except ValueError as e: raise LayerpruneError(f"--device {e}") from None
 
 def _numbers(opt: str, s: str | None) -> list | None:
     "'3,6,0.25' -> [3, 6, 0.25] (layer counts or fractions); an error naming `--opt` for anything else."
@@ -102,7 +105,7 @@ def prune(model: str, # zoo key, hub id or checkpoint directory
           force: store_true = False, # replace a non-empty --out folder
          ):
     "Remove a block of n layers and save a valid transformers checkpoint."
-    from layerprune.similarity import Distances, block_start, STRATEGIES
+    from layerprune.similarity import Distances, Variant, STRATEGIES
     from layerprune.surgery import prune_block, save_pruned
     from layerprune.models import load_config
     from layerprune.zoo import resolve_model
@@ -112,20 +115,18 @@ def prune(model: str, # zoo key, hub id or checkpoint directory
     _need(not distances or Path(distances).is_file(), f"--distances {distances}: no such file.")
     _at_least("n", n, 1); _at_least("start", start, 0); _check_dtype(dtype); _new_folder("out", out, force)
     L = load_config(resolve_model(model)).num_hidden_layers  # the config only, not the weights
-    _need(n < L, f"--n {n}: {model} has {L} layers; remove 1 to {L - 1}.")
-    if start is not None: _need(start + n <= L, f"--start {start} --n {n}: layers {start}..{start + n - 1} do not exist; "
-                                f"{model} has layers 0..{L - 1}, so start is at most {L - n}.")
-    how = "manual" if start is not None else strategy
-    if start is None: start = block_start(strategy, n, Distances.load(distances) if distances else None, L)
+    try: v = (Variant("manual", start, n, L) if start is not None else
+              Variant.choose(strategy, n, Distances.load(distances) if distances else None, L))
+    except ValueError as e: raise LayerpruneError(f"{'' if start is None else f'--start {start} '}--n {n}: {e}") from None
     m, tok, src = _load(model, dtype, "cpu")
-    pruned = prune_block(m, start, n, inplace=True, strategy=how, source=str(model))
+    pruned = prune_block(m, v.start, v.n, inplace=True, strategy=v.strategy, source=str(model))
     save_pruned(pruned, out, tok, overwrite=force)  # atomic: a crash leaves no half-written folder
-    print(json.dumps({"saved": out, "removed": list(range(start, start + n)), "layers": L - n}))
+    print(json.dumps({"saved": out, "removed": list(range(v.start, v.start + v.n)), "layers": L - v.n}))
 
 def heal(model: str, # pruned checkpoint directory (or zoo key / hub id)
          out: Annotated[str, REQUIRED], # output folder: adapter/, log.csv, metadata.json, checkpoints
-         family: str = None, # healing defaults of this family (paper table or zoo); default: from the model name
-         profile: str = "gpu", # cpu, gpu or paper
+         family: str = None, # healing defaults of this family (`layerprune.families`); default: from the model name, else by its size
+         profile: str = "gpu", # budget: tiny, cpu, gpu or full
          steps: int = None, # optimizer steps
          warmup_steps: int = None, # linear warm-up steps (default: the profile's, at most --steps)
          lr: float = None, # peak learning rate
@@ -140,23 +141,25 @@ def heal(model: str, # pruned checkpoint directory (or zoo key / hub id)
     "Heal a pruned model with QLoRA on C4 text (App. A.1); resumes from out/ if interrupted."
     from layerprune import data as D
     from layerprune import healing as H
-    from layerprune.models import load_tokenizer
+    from layerprune.families import find_family
+    from layerprune.models import load_tokenizer, parameter_count
     from layerprune.zoo import resolve_model
     _at_least("steps", steps, 1); _at_least("warmup-steps", warmup_steps, 0); _at_least("rank", rank, 1); _at_least("seq-len", seq_len, 2)
     _need(lr is None or lr > 0, f"--lr {lr}: the learning rate must be > 0, e.g. 3e-4.")
     _need(quantize in (None, "nf4", "none"), f"--quantize {quantize!r}: use nf4 (QLoRA) or none.")
-    _need(profile in ("cpu", "gpu", "paper"), f"--profile {profile!r}: choose cpu, gpu or paper.")
+    _budget(profile)
     _need(not Path(out).is_file(), f"--out {out} is a file: give a folder.")
     _device(device)
     over = {k: v for k, v in dict(steps=steps, lr=lr, rank=rank, seq_len=seq_len, seed=seed).items() if v is not None}
     if quantize is not None: over["quantize"] = None if quantize == "none" else quantize
-    base = H.heal_config(family or model, profile)
+    src = resolve_model(model)
+    n_params = None if find_family(family or model) else parameter_count(src)  # no known family: the size rule
+    base = H.heal_config(family or model, profile, n_params)
     n_steps = steps or base.steps
     warm = warmup_steps if warmup_steps is not None else min(base.warmup_steps, n_steps)  # a short run: warm-up clipped
     _need(warm <= n_steps, f"--warmup-steps {warm}: at most --steps ({n_steps}).")
-    cfg = H.heal_config(family or model, profile, **over, warmup_steps=warm)
+    cfg = H.heal_config(family or model, profile, n_params, **over, warmup_steps=warm)
     roles = D.split_documents(D.load_c4("validation", Path(data_dir) / "c4" if data_dir else None), D.C4_ROLES, seed)
-    src = resolve_model(model)
     res = H.heal(src, roles["heal"], cfg, tokenizer=load_tokenizer(src), eval_data=roles["loss"][:64], out_dir=out,
                  train_source=dict(source="c4", split="validation", role="heal"),
                  eval_source=dict(source="c4", split="validation", role="loss"), merge=merge, device=_device(device))
@@ -230,8 +233,9 @@ def sweep(model: str, # zoo key, hub id or checkpoint directory
           mmlu_shot_seed: int = None, # order of each subject's shots: default the dev file's (the paper's); a seed permutes them
          ):
     "Run (or resume) the sweep of one model: every n x strategy, unhealed and healed; writes results.csv."
-    from layerprune.sweep import SweepConfig, run_sweep, PROFILES, STRATEGIES
-    _need(profile in PROFILES, f"--profile {profile!r}: choose one of {', '.join(PROFILES)}.")
+    from layerprune.similarity import STRATEGIES
+    from layerprune.sweep import SweepConfig, run_sweep
+    _budget(profile)
     strats = tuple(s.strip() for s in strategies.split(",") if s.strip())
     _need(strats and set(strats) <= set(STRATEGIES), f"--strategies {strategies!r}: choose from {', '.join(STRATEGIES)} (comma-separated).")
     _device(device)
@@ -353,27 +357,20 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
         _need(not unknown, f"Unknown families {unknown}: choose from {', '.join(known)}.")
     elif family in known: fams = [family]
     else: raise LayerpruneError(f"Unknown family {family!r}: choose one of {', '.join(known)} (or --all).")
-    _need(profile in (None, "tiny", "cpu", "gpu", "full"), f"--profile {profile!r}: choose tiny, cpu, gpu or full.")
+    if profile is not None: _budget(profile)
     fam_params = yamls(fams)  # every family's file checked before any runs
     extra = {f: notebook_params(params, nb) for f, (nb, _) in fam_params.items()}
     if gpus is not None:
         extra = extra[fams[0]] if fams else {}
         from layerprune.distributed import parse_gpus, family_gpu_plan, run_family_plan
         plan = family_gpu_plan(fams, parse_gpus(gpus, n_visible=None if not dry_run else 1 << 16))
-        codes = run_family_plan(plan, fdir, profile, extra, dry_run=dry_run)
+        job = dict(figures_dir=str(fdir), profile=profile, params={"device": "cuda", **extra})
+        codes = run_family_plan(plan, family_figures, job, log_dir=fdir, dry_run=dry_run)
         failed = [f for f, rc in codes.items() if rc != 0]
         if not dry_run and not no_cross_family: _cross_family_figures(fdir)
         _need(not failed, f"Families failed: {', '.join(failed)} (see {fdir}/<family>.gpu<id>.log).")
         return
-    for fam in fams:
-        nb, p = fam_params[fam]
-        p = {**p, **extra[fam]}
-        if profile: p["profile"] = profile
-        p["out_dir"] = str(Path(p.get("out_dir") or fdir / fam))  # as given (relative to here by default): no machine paths
-        out = _notebook_out(nb, p)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        print(f"== {fam}: papermill {nb} -> {out}", flush=True)
-        _with_progress(lambda: execute_notebook(nb, out, p), p, nb)
+    for fam in fams: family_figures(fam, fdir, profile, extra[fam])
     if not no_cross_family and any(nb.name == "family.ipynb" for nb, _ in fam_params.values()): _cross_family_figures(fdir)
 
 def _notebook_out(nb: Path, # the notebook papermill runs
@@ -387,6 +384,23 @@ def _notebook_out(nb: Path, # the notebook papermill runs
     if part in (None, "all", "draw"): return Path(p["out_dir"]) / nb.name
     p.setdefault("progress_file", str(Path(p["out_dir"]) / f"progress.{part}.log"))
     return Path(p["out_dir"]) / f"{nb.stem}.{part}.ipynb"
+
+def family_figures(family: str, # a family of figures/params/*.yaml
+                   figures_dir: str | Path = "figures", # holds family.ipynb and params/
+                   profile: str | None = None, # override the family's budget
+                   params: dict | None = None, # more notebook parameters (checked by `notebook_params`)
+                  ) -> Path:
+    "Run the notebook of one family's parameter file with papermill, no cross-family figures (also the job of each `--gpus` child)."
+    fdir = Path(figures_dir)
+    nb, p = family_params(fdir / "params" / f"{family}.yaml", fdir)
+    p = {**p, **(params or {})}
+    if profile: p["profile"] = profile
+    p["out_dir"] = str(Path(p.get("out_dir") or fdir / family))  # as given (relative to here by default): no machine paths
+    out = _notebook_out(nb, p)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    print(f"== {family}: papermill {nb} -> {out}", flush=True)
+    _with_progress(lambda: execute_notebook(nb, out, p), p, nb)
+    return out
 
 def _cross_family_figures(fdir: Path):
     "The cross-family figures from every figures/*/results.csv."
@@ -423,7 +437,6 @@ def check(run: str, # folder of a recomputed run, e.g. recompute/smollm2-135m
     c = compare_runs(run, record)
     print(format_check(c))
     if not c.ok: raise SystemExit(1)
-
 
 # %% ../nbs/08_cli.ipynb #81ef283c
 COMMANDS = dict(distances=distances, prune=prune, heal=heal, eval=eval, sweep=sweep, figures=figures, check=check, zoo=zoo, data=data)

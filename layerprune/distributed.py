@@ -4,9 +4,9 @@
 
 # %% ../nbs/09_distributed.ipynb #752c60ed
 from __future__ import annotations
-import json, math, os, shlex, subprocess, sys, threading, time
+import importlib, json, math, os, shlex, subprocess, sys, threading, time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -17,7 +17,7 @@ from .models import arch_spec, get_layers, load_config, load_model
 # %% auto #0
 __all__ = ['SCORERS', 'layer_split_device_map', 'load_sharded', 'layer_devices', 'sync_device_map', 'balanced_shards',
            'item_shards', 'process_state', 'dp_scores', 'dp_mmlu_eval', 'dp_boolq_eval', 'dp_c4_loss', 'write_results',
-           'parse_gpus', 'family_gpu_plan', 'family_command', 'run_family_plan']
+           'parse_gpus', 'family_gpu_plan', 'job_command', 'run_job', 'run_family_plan']
 
 # %% ../nbs/09_distributed.ipynb #d910a622
 def _empty_model(config):
@@ -181,7 +181,7 @@ def dp_mmlu_eval(model, tokenizer, questions: Sequence, dev, k: int = 5, limit: 
     return E.mmlu_result(items, logits, k, limit=limit, seed=seed, max_length=max_length, answer_rule=rule,
                          answer_ids=list(answer_ids), prompt_version=E.MMLU_PROMPT_VERSION,
                          scorer="kv-prefix" if use_prefix_cache else "generic", batch_tokens=batch_tokens,
-                         **E._model_info(model), seconds=round(time.perf_counter() - start, 3), processes=state.num_processes)
+                         **E.model_info(model), seconds=round(time.perf_counter() - start, 3), processes=state.num_processes)
 
 def dp_boolq_eval(model, tokenizer, examples: Sequence, limit: int | None = None, seed: int = 0, batch_tokens: int = 8192,
                   max_length: int | None = None, progress: bool = True, state=None) -> E.BoolQResult:
@@ -195,7 +195,7 @@ def dp_boolq_eval(model, tokenizer, examples: Sequence, limit: int | None = None
     logits = dp_scores(model, items, "plain", batch_tokens, progress=progress, desc="BoolQ", state=state)
     return E.boolq_result(items, logits, limit=limit, seed=seed, max_length=max_length,
                           truncated=E.truncated_items(items, tokenizer, exs), answer_rule=rule, answer_ids=list(answer_ids),
-                          prompt_version=E.BOOLQ_PROMPT_VERSION, batch_tokens=batch_tokens, **E._model_info(model),
+                          prompt_version=E.BOOLQ_PROMPT_VERSION, batch_tokens=batch_tokens, **E.model_info(model),
                           seconds=round(time.perf_counter() - start, 3), processes=state.num_processes)
 
 def dp_c4_loss(model, blocks: torch.Tensor, batch_size: int = 8, progress: bool = True, state=None) -> E.C4Result:
@@ -213,7 +213,7 @@ def dp_c4_loss(model, blocks: torch.Tensor, batch_size: int = 8, progress: bool 
     loss = sum(losses) / len(losses)  # the same summation order as c4_loss in one process
     return E.C4Result(loss, loss / math.log(vocab), vocab, losses,
                       dict(block_len=blocks.shape[1], batch_size=batch_size, tokens=blocks.shape[0] * (blocks.shape[1] - 1),
-                           **E._model_info(model), seconds=round(time.perf_counter() - start, 3), processes=P))
+                           **E.model_info(model), seconds=round(time.perf_counter() - start, 3), processes=P))
 
 # %% ../nbs/09_distributed.ipynb #5b790b99
 def write_results(rows: Sequence[dict] | dict, # result rows (`to_row()`), or {name: row}
@@ -259,37 +259,45 @@ def family_gpu_plan(families: Sequence[str], # families to run
     return {g: fams for g, fams in plan.items() if fams}
 
 # %% ../nbs/09_distributed.ipynb #9de23ea1
-def family_command(family: str, # family of figures/params
-                   figures_dir: str | Path = "figures", # holds family.ipynb and params/
-                   profile: str | None = None, # profile override
-                   params: dict | None = None, # extra notebook parameters
-                  ) -> list[str]:
-    "The command that runs one family's papermill reproduction without the cross-family figures."
-    p = {"device": "cuda", **(params or {})}
-    cmd = [sys.executable, "-c", "from layerprune.cli import main; main()", "figures", "--family", family,
-           "--figures-dir", str(figures_dir), "--params", json.dumps(p), "--no-cross-family"]
-    return cmd + (["--profile", profile] if profile else [])
+def job_command(job: Callable | str, # a module-level function `job(family, **kwargs)`, or its "module:function" name
+                family: str, # the family it runs
+                kwargs: dict | None = None, # its other (JSON) arguments
+               ) -> list[str]:
+    "The command that runs `job(family, **kwargs)` in a fresh Python process (see `run_job`)."
+    name = job if isinstance(job, str) else f"{job.__module__}:{job.__qualname__}"
+    if "<" in name or name.startswith("__main__:") or ":" not in name:
+        raise ValueError(f"{name}: a job is a module-level function that a fresh process can import ('module:function').")
+    return [sys.executable, "-c", "from layerprune.distributed import run_job; run_job()", name, family, json.dumps(kwargs or {})]
 
+def run_job(argv: Sequence[str] | None = None, # [name, family, kwargs JSON]; None: sys.argv[1:]
+           ) -> None:
+    "The child side of `job_command`: import `module:function`, call it with the family and the keyword arguments."
+    name, family, kwargs = sys.argv[1:] if argv is None else argv
+    module, _, path = name.partition(":")
+    job = importlib.import_module(module)
+    for part in path.split("."): job = getattr(job, part)
+    job(family, **json.loads(kwargs))
+
+# %% ../nbs/09_distributed.ipynb #b31706ef
 def run_family_plan(plan: dict[int, list[str]], # from `family_gpu_plan`
-                    figures_dir: str | Path = "figures", # holds family.ipynb and params/
-                    profile: str | None = None, # profile override
-                    params: dict | None = None, # extra notebook parameters
+                    job: Callable | str, # runs one family: `job(family, **kwargs)`, module-level (see `job_command`)
+                    kwargs: dict | None = None, # the job's other arguments (JSON)
+                    log_dir: str | Path = ".", # each family's output goes to <log_dir>/<family>.gpu<id>.log
                     dry_run: bool = False, # only print what would run
-                    command=family_command, # builds each family's command (tests swap it)
                    ) -> dict[str, int]:
-    "Run each GPU's families in order, the GPUs in parallel; {family: exit code} (dry run: all 0)."
-    fdir, codes, lock = Path(figures_dir), {}, threading.Lock()
+    "Run each GPU's families in order, each in its own process that sees only that GPU, the GPUs in parallel; {family: exit code}."
+    log_dir, codes, lock = Path(log_dir), {}, threading.Lock()
     for g, fams in plan.items(): print(f"GPU {g}: {', '.join(fams)}", flush=True)
     if dry_run:
         for g, fams in plan.items():
-            for fam in fams: print(f"CUDA_VISIBLE_DEVICES={g} " + shlex.join(command(fam, fdir, profile, params)))
+            for fam in fams: print(f"CUDA_VISIBLE_DEVICES={g} " + shlex.join(job_command(job, fam, kwargs)))
         return {fam: 0 for fams in plan.values() for fam in fams}
     def worker(gpu, fams):
         for fam in fams:
-            log = fdir / f"{fam}.gpu{gpu}.log"
+            log = log_dir / f"{fam}.gpu{gpu}.log"
             env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(gpu)}
             with open(log, "w") as f:
-                rc = subprocess.run(command(fam, fdir, profile, params), env=env, stdout=f, stderr=subprocess.STDOUT).returncode
+                rc = subprocess.run(job_command(job, fam, kwargs), env=env, stdout=f, stderr=subprocess.STDOUT).returncode
             with lock:
                 codes[fam] = rc
                 print(f"== {fam} on GPU {gpu}: {'done' if rc == 0 else f'FAILED (exit {rc}), see {log}'}", flush=True)

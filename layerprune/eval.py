@@ -19,10 +19,11 @@ from tqdm.auto import tqdm
 __all__ = ['LETTERS', 'MMLU_PROMPT_VERSION', 'BOOLQ_PROMPT_VERSION', 'mmlu_header', 'mmlu_example', 'mmlu_prompt', 'boolq_prompt',
            'special_prefix', 'encode', 'answer_token_ids', 'ScoringItem', 'shot_order', 'group_by_subject',
            'mmlu_items', 'boolq_items', 'truncated_items', 'model_device', 'length_batches', 'left_pad', 'positions',
-           'candidate_logits', 'reference_candidate_logits', 'common_prefix_len', 'sliding_window', 'expand_cache',
-           'aligned_cache', 'prefix_groups', 'returned_cache', 'prefix_inputs', 'prefix_batch', 'stacked_prefix_cache',
-           'prefix_candidate_logits', 'subject_table', 'micro_macro', 'model_max_length', 'select', 'select_mmlu',
-           'MMLUResult', 'mmlu_result', 'mmlu_eval', 'BoolQResult', 'boolq_result', 'boolq_eval', 'C4Result', 'c4_loss']
+           'check_items', 'candidate_logits', 'reference_candidate_logits', 'cache_kwarg', 'common_prefix_len',
+           'sliding_window', 'expand_cache', 'aligned_cache', 'prefix_groups', 'returned_cache', 'prefix_inputs',
+           'prefix_batch', 'stacked_prefix_cache', 'prefix_candidate_logits', 'subject_table', 'micro_macro',
+           'model_info', 'model_max_length', 'select', 'select_mmlu', 'MMLUResult', 'mmlu_result', 'mmlu_eval',
+           'BoolQResult', 'boolq_result', 'boolq_eval', 'C4Result', 'c4_loss']
 
 # %% ../nbs/04_eval.ipynb #ceeb8f9c
 LETTERS = ("A", "B", "C", "D")
@@ -214,7 +215,9 @@ def positions(mask: torch.Tensor, # [batch, seq] attention mask of the new token
     return (mask.cumsum(-1) - 1).clamp(min=0) + offset
 
 # %% ../nbs/04_eval.ipynb #fe9d5044
-def _check_items(items):
+def check_items(items: Sequence[ScoringItem], # items to score in one call
+               ) -> None:
+    "Raise unless `items` can be scored together: at least one, each with tokens, all with the same number of candidates."
     if len(items) == 0: raise ValueError("No items to score.")
     counts = {len(it.candidates) for it in items}
     if len(counts) != 1: raise ValueError(f"Items have different numbers of candidates {sorted(counts)}; score them separately.")
@@ -229,7 +232,7 @@ def candidate_logits(model, # any HF-style causal LM: accepts input_ids, attenti
                      desc: str = "scoring", # its label
                     ) -> torch.Tensor:
     "Next-token logits of each item's candidates, float32 [len(items), n_candidates], in item order."
-    _check_items(items)
+    check_items(items)
     device, out = model_device(model), torch.empty(len(items), len(items[0].candidates))
     with tqdm(total=len(items), desc=desc, disable=not progress) as bar:
         for b in length_batches([len(it.input_ids) for it in items], batch_tokens, max_batch_size):
@@ -246,7 +249,7 @@ def reference_candidate_logits(model, # any HF-style causal LM
                                progress: bool = False, # show a tqdm bar
                               ) -> torch.Tensor:
     "The slow reference: one prompt at a time, full logits at every position, no cache, no padding."
-    _check_items(items)
+    check_items(items)
     device, out = model_device(model), torch.empty(len(items), len(items[0].candidates))
     for i, it in enumerate(tqdm(items, desc="reference", disable=not progress)):
         logits = model(input_ids=torch.tensor([it.input_ids], device=device), use_cache=False).logits[0, -1]
@@ -254,7 +257,8 @@ def reference_candidate_logits(model, # any HF-style causal LM
     return out
 
 # %% ../nbs/04_eval.ipynb #8ea603d6
-def _cache_kwarg() -> str:
+def cache_kwarg() -> str:
+    "The keyword under which this transformers version passes the KV cache to a model (`cache` or `past_key_values`)."
     from transformers import masking_utils
     return "cache" if "cache" in inspect.signature(masking_utils.create_causal_mask).parameters else "past_key_values"
 
@@ -332,7 +336,7 @@ def prefix_inputs(prefix: Sequence[int], # the shared prefix's token ids
               use_cache=True, logits_to_keep=1)
     if aligned:
         from transformers import DynamicCache
-        kw[_cache_kwarg()] = DynamicCache()
+        kw[cache_kwarg()] = DynamicCache()
     return kw
 
 def prefix_batch(seqs: Sequence[Sequence[int]], # the group's token lists
@@ -364,7 +368,7 @@ def stacked_prefix_cache(model, # a causal LM without sliding windows that retur
 
 def _stacked_logits(model, items, groups, out, batch_tokens, max_batch_size, bar):
     "Score `groups` (from `prefix_groups`, p >= 1) with several groups' prefixes per pass; fills `out`."
-    device, cache_kw = model_device(model), _cache_kwarg()
+    device, cache_kw = model_device(model), cache_kwarg()
     for chunk in length_batches([p for _, _, p in groups], max(batch_tokens // 4, 1), max_batch_size):  # cache beside each pass: <= 1/4
         gs = [groups[c] for c in chunk]
         cache, pmask = stacked_prefix_cache(model, [seqs[0][:p] for _, seqs, p in gs], device)
@@ -391,8 +395,8 @@ def prefix_candidate_logits(model, # any HF-style causal LM that returns its KV 
                             desc: str = "scoring", # its label
                            ) -> torch.Tensor:
     "Same result as `candidate_logits`, computing each group's common token prefix once (several groups a pass without sliding windows)."
-    _check_items(items)
-    device, cache_kw, window = model_device(model), _cache_kwarg(), sliding_window(model)
+    check_items(items)
+    device, cache_kw, window = model_device(model), cache_kwarg(), sliding_window(model)
     out = torch.empty(len(items), len(items[0].candidates))
     with tqdm(total=len(items), desc=desc, disable=not progress) as bar:
         groups, stacked = list(prefix_groups(items)), []
@@ -430,7 +434,8 @@ def micro_macro(table: pd.DataFrame) -> tuple[float, float]:
     return float(table.correct.sum() / table.n.sum()), float(table.accuracy.mean())
 
 # %% ../nbs/04_eval.ipynb #6e9de5c1
-def _model_info(model) -> dict:
+def model_info(model) -> dict:
+    "The dtype, quantization and device of `model`, for a result's record."
     dtype = getattr(model, "dtype", None) or next(model.parameters()).dtype
     quant = "4bit" if getattr(model, "is_loaded_in_4bit", False) else "8bit" if getattr(model, "is_loaded_in_8bit", False) else None
     return dict(dtype=str(dtype).removeprefix("torch."), quantization=quant, device=str(model_device(model)))
@@ -512,7 +517,7 @@ def mmlu_eval(model, # any HF-style causal LM
     return mmlu_result(items, logits, k, limit=limit, seed=seed, max_length=max_length, answer_rule=rule,
                        answer_ids=list(answer_ids), prompt_version=MMLU_PROMPT_VERSION,
                        scorer="kv-prefix" if use_prefix_cache else "generic", batch_tokens=batch_tokens,
-                       **_model_info(model), seconds=round(time.perf_counter() - start, 3))
+                       **model_info(model), seconds=round(time.perf_counter() - start, 3))
 
 # %% ../nbs/04_eval.ipynb #b64d4032
 @dataclass
@@ -557,7 +562,7 @@ def boolq_eval(model, # any HF-style causal LM
     logits = candidate_logits(model, items, batch_tokens, progress=progress, desc="BoolQ")
     return boolq_result(items, logits, limit=limit, seed=seed, max_length=max_length,
                         truncated=truncated_items(items, tokenizer, exs), answer_rule=rule, answer_ids=list(answer_ids),
-                        prompt_version=BOOLQ_PROMPT_VERSION, batch_tokens=batch_tokens, **_model_info(model),
+                        prompt_version=BOOLQ_PROMPT_VERSION, batch_tokens=batch_tokens, **model_info(model),
                         seconds=round(time.perf_counter() - start, 3))
 
 # %% ../nbs/04_eval.ipynb #f8848ac4
@@ -595,4 +600,4 @@ def c4_loss(model, # any HF-style causal LM
     loss = sum(losses) / len(losses)
     return C4Result(loss, loss / math.log(vocab), vocab, losses,
                     dict(block_len=blocks.shape[1], batch_size=batch_size, tokens=blocks.shape[0] * (blocks.shape[1] - 1),
-                         **_model_info(model), seconds=round(time.perf_counter() - start, 3)))
+                         **model_info(model), seconds=round(time.perf_counter() - start, 3)))

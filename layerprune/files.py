@@ -10,7 +10,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['LOCK_NAME', 'atomic_path', 'atomic_write_text', 'atomic_dir', 'DamagedFileError', 'read_json', 'FolderLockedError',
-           'lock_folder', 'fingerprint', 'files_fingerprint']
+           'lock_folder', 'fingerprint', 'files_fingerprint', 'file_sha256']
 
 # %% ../nbs/00a_files.ipynb #e950e5a5
 @contextlib.contextmanager
@@ -120,4 +120,14 @@ def files_fingerprint(folder: str | Path, # a checkpoint folder
                 for chunk in iter(lambda: f.read(1 << 24), b""): h.update(chunk)
             else:
                 h.update(f.read(1 << 20)); f.seek(size - (1 << 20)); h.update(f.read())
+    return h.hexdigest()
+
+# %% ../nbs/00a_files.ipynb #a1424425
+def file_sha256(path: str | Path, # the file
+                chunk: int = 1 << 22, # bytes read at a time
+               ) -> str:
+    "The sha256 hex digest of the file's bytes."
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(chunk), b""): h.update(b)
     return h.hexdigest()

@@ -22,54 +22,22 @@ from peft import LoraConfig, PeftModel, get_peft_model, get_peft_model_state_dic
 from peft import prepare_model_for_kbit_training
 
 from .models import get_final_norm, get_layers, load_model, load_tokenizer, mlp_module_names, num_layers
+from .models import resolve_device
 from .data import packed_blocks
+from .families import FAMILIES, family_for_size, find_family, healing_settings
 from .files import DamagedFileError, atomic_dir, atomic_path, atomic_write_text, lock_folder
 
 # %% auto #0
-__all__ = ['PAPER_HEALING', 'ZOO_HEALING', 'HealConfig', 'family_key', 'heal_config', 'pack_documents', 'check_disjoint',
-           'block_order', 'resolve_source', 'is_4bit', 'use_training_kernels', 'load_for_healing', 'add_lora',
-           'lora_module_names', 'capture_residual', 'residual_at', 'residual_match_loss', 'mean_token_loss',
-           'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'HealResult', 'chunked_lm_loss',
-           'chunked_loss_parts', 'lm_loss', 'frozen_to', 'smaller_micro_batch', 'save_here', 'heal', 'load_adapter',
-           'merge_adapter']
-
-# %% ../nbs/05_healing.ipynb #51f215a3
-_PAPER_COMMON = dict(steps=5000, global_batch=16, warmup_steps=100, seed=0, dropout=0.05, quantize="nf4",
-                     gradient_checkpointing=True)
-
-PAPER_HEALING: dict[str, dict] = {key: dict(hf_id=hf_id, layers=layers, seq_len=seq_len, lr=lr, rank=rank, **_PAPER_COMMON)
-    for key, hf_id, layers, seq_len, lr, rank in [
-        ("llama-2-7b",  "meta-llama/Llama-2-7b-hf",  32, 2048, 3e-4, 2),
-        ("llama-2-13b", "meta-llama/Llama-2-13b-hf", 40, 4096, 3e-4, 64),
-        ("llama-2-70b", "meta-llama/Llama-2-70b-hf", 80, 4096, 3e-5, 8),
-        ("qwen-7b",     "Qwen/Qwen-7B",              32, 2048, 3e-4, 64),
-        ("qwen-14b",    "Qwen/Qwen-14B",             40, 4096, 3e-4, 64),
-        ("mistral-7b",  "mistralai/Mistral-7B-v0.1", 32, 2048, 3e-6, 4),
-        ("phi-2",       "microsoft/phi-2",           32, 2048, 2e-4, 64),
-    ]}
-
-# %% ../nbs/05_healing.ipynb #17bae088
-_ZOO_FAMILIES = {  # hub id of the original, layers, LoRA rank, GPU micro batch (activation memory budget)
-    "smollm2-135m":       dict(hf_id="HuggingFaceTB/SmolLM2-135M-Instruct", layers=30, rank=8,  gpu_micro_batch=8),
-    "gemma3-270m":        dict(hf_id="google/gemma-3-270m",                 layers=18, rank=16, gpu_micro_batch=4),
-    "qwen2.5-coder-0.5b": dict(hf_id="Qwen/Qwen2.5-Coder-0.5B-Instruct",    layers=24, rank=16, gpu_micro_batch=4),
-    "qwen2.5-coder-1.5b": dict(hf_id="Qwen/Qwen2.5-Coder-1.5B-Instruct",    layers=28, rank=16, gpu_micro_batch=4),
-}
-
-def _zoo_profiles(fam: dict) -> dict[str, dict]:
-    base = dict(hf_id=fam["hf_id"], layers=fam["layers"], rank=fam["rank"], seed=0, dropout=0.05, quantize="nf4")
-    return {
-        "cpu":   dict(base, steps=30, seq_len=256, global_batch=4, micro_batch=4, warmup_steps=3, lr=1e-3, quantize=None),
-        "gpu":   dict(base, steps=500, seq_len=2048, global_batch=16, micro_batch=fam["gpu_micro_batch"], warmup_steps=25, lr=3e-4),
-        "paper": dict(base, steps=5000, seq_len=2048, global_batch=16, micro_batch=fam["gpu_micro_batch"], warmup_steps=100, lr=3e-4),
-    }
-
-ZOO_HEALING: dict[str, dict[str, dict]] = {key: _zoo_profiles(fam) for key, fam in _ZOO_FAMILIES.items()}
+__all__ = ['HealConfig', 'heal_config', 'pack_documents', 'check_disjoint', 'block_order', 'resolve_source', 'is_4bit',
+           'use_training_kernels', 'load_for_healing', 'add_lora', 'lora_module_names', 'capture_residual',
+           'residual_at', 'residual_match_loss', 'mean_token_loss', 'latest_checkpoint', 'save_checkpoint',
+           'load_checkpoint', 'HealResult', 'chunked_lm_loss', 'chunked_loss_parts', 'lm_loss', 'frozen_to',
+           'smaller_micro_batch', 'save_here', 'heal', 'load_adapter', 'merge_adapter']
 
 # %% ../nbs/05_healing.ipynb #829d363d
 @dataclass
 class HealConfig:
-    "Settings of one healing run (paper App. A.1); see `PAPER_HEALING`, `ZOO_HEALING`, `heal_config`."
+    "Settings of one healing run (paper App. A.1); see `heal_config`."
     steps: int = 5000  # optimizer steps
     seq_len: int = 2048  # tokens per training sequence
     global_batch: int = 16  # sequences per optimizer step
@@ -121,42 +89,22 @@ class HealConfig:
     def lora_alpha(self) -> float: return self.rank if self.alpha is None else self.alpha
 
 # %% ../nbs/05_healing.ipynb #814a6b46
-_SUFFIXES = ("-instruct", "-it", "-hf", "-chat", "-base", "-v0.1")
-
-def family_key(name: str) -> str | None:
-    "Our table key for a family name, hub id or variant of one (None if unknown)."
-    tables = {**PAPER_HEALING, **ZOO_HEALING}
-    aliases = {k: k for k in tables}
-    for k, row in PAPER_HEALING.items(): aliases[row["hf_id"].split("/")[-1].lower()] = k
-    for k, fam in _ZOO_FAMILIES.items(): aliases[fam["hf_id"].split("/")[-1].lower()] = k
-    s = str(name).strip().rstrip("/").split("/")[-1].lower().replace("gemma-3", "gemma3")
-    while s not in aliases:
-        stripped = next((s[: -len(x)] for x in _SUFFIXES if s.endswith(x)), None)
-        if stripped is None: return None
-        s = stripped
-    return aliases[s]
-
-def heal_config(family_or_model: str, # table key, hub id or variant, e.g. "smollm2-135m", "meta-llama/Llama-2-7b-hf"
-                profile: str = "gpu", # "cpu", "gpu" or "paper" (zoo families); "gpu"/"paper" (paper families)
+def heal_config(family_or_model: str, # a family key, hub id or alias, e.g. "smollm2-135m", "meta-llama/Llama-2-7b-hf"
+                budget: str = "gpu", # one of `families.BUDGETS`: tiny, cpu, gpu, full (paper families: gpu, full)
+                n_params: int | None = None, # the model's parameter count: heals a model of no known family by its size
                 **overrides, # HealConfig fields to replace
                ) -> HealConfig:
-    "The healing settings of a model family (paper App. A.1 table, or our zoo defaults)."
-    key = family_key(family_or_model)
-    if key in PAPER_HEALING:
-        if profile not in ("gpu", "paper"):
-            raise ValueError(f"{key} is a paper family with one setting; profile must be 'gpu' or 'paper', not {profile!r}.")
-        row = PAPER_HEALING[key]
-    elif key in ZOO_HEALING:
-        if profile not in ZOO_HEALING[key]:
-            raise ValueError(f"Unknown profile {profile!r} for {key}: choose one of {', '.join(ZOO_HEALING[key])}.")
-        row = ZOO_HEALING[key][profile]
-    else:
-        raise ValueError(f"No healing defaults for {family_or_model!r}. Known: {', '.join([*PAPER_HEALING, *ZOO_HEALING])}. "
-                         "For another model build HealConfig(...) directly.")
+    "The healing settings of a model family at `budget` (`layerprune.families`), or of another model by its size."
+    fam = find_family(family_or_model)
+    if fam is None and n_params is not None: fam = family_for_size(n_params)
+    if fam is None:
+        raise ValueError(f"No healing settings for {family_or_model!r}: it is not a known family ({', '.join(FAMILIES)}). "
+                         "Name its family, pass n_params (the size rule of layerprune.families.family_for_size), "
+                         "or build HealConfig(...) directly.")
     names = {f.name for f in fields(HealConfig)}
     unknown = set(overrides) - names
     if unknown: raise TypeError(f"Unknown HealConfig field(s) {sorted(unknown)}; fields are {sorted(names)}.")
-    return HealConfig(**{**{k: v for k, v in row.items() if k in names}, **overrides})
+    return HealConfig(**{**healing_settings(fam, budget), **overrides})
 
 # %% ../nbs/05_healing.ipynb #a8f283b9
 def _pack(texts: Sequence[str], tokenizer, seq_len: int, max_blocks: int | None = None) -> tuple[torch.Tensor, int]:
@@ -214,21 +162,16 @@ def block_order(n_blocks: int, # blocks in the training set
     return torch.cat(out)
 
 # %% ../nbs/05_healing.ipynb #b1a5b434
-def resolve_source(src: str | Path) -> str:
-    "A local path as is; a zoo key through `layerprune.zoo` when it knows it; else the string (hub id)."
-    if Path(src).exists() or "/" in str(src): return str(src)   # a path, or a hub id ("org/name")
-    try: from layerprune import zoo
-    except ImportError: return str(src)
-    for name in ("resolve_model", "fetch"):
-        fn = getattr(zoo, name, None)
-        if fn is None: continue
-        try: return str(fn(str(src)))
-        except (KeyError, ValueError): return str(src)
-    return str(src)
+def resolve_source(src: str | Path, # a checkpoint folder or a hub id (org/name)
+                  ) -> str:
+    "`src` as a string, refused when it is neither a folder nor a hub id (a zoo key is the caller's to resolve)."
+    if Path(src).exists() or "/" in str(src): return str(src)
+    raise FileNotFoundError(f"{str(src)!r} is neither a folder nor a hub id (org/name). For a zoo model pass "
+                            "layerprune.zoo.resolve_model(key), which fetches it and returns its folder.")
 
 def _device(device) -> torch.device:
-    if device is None: device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    "`models.resolve_device`, with a GPU's index made explicit (the device the training state is saved from)."
+    device = resolve_device(device)
     if device.type == "cuda" and device.index is None: device = torch.device("cuda", torch.cuda.current_device())
     return device
 
@@ -251,7 +194,7 @@ def use_training_kernels(model: nn.Module) -> nn.Module:
             w.data, w.quant_state = _convert_weight_packed_for_cpu_inverse(w.data, w.quant_state)
     return model
 
-def load_for_healing(src: str | Path, # checkpoint directory, hub id or zoo key
+def load_for_healing(src: str | Path, # checkpoint directory or hub id
                      config: HealConfig, # `quantize`, `dtype`, `compute_dtype` are read
                      device=None, # "cuda", "cuda:1", "cpu"; None = cuda if available
                      **kwargs, # passed to `load_model`, e.g. attn_implementation
@@ -661,7 +604,7 @@ def _prepare(model, config: HealConfig, device: torch.device, tmp: Path, load_kw
         return load_for_healing(tmp / "base", config, device, **load_kwargs), str(tmp / "base")
     return model.to(device), None
 
-def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint dir / hub id / zoo key
+def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint dir or hub id
          train: Sequence[str] | torch.Tensor, # healing text: documents (needs tokenizer) or LongTensor [N, seq_len]
          config: HealConfig | None = None, # settings; see `heal_config`
          tokenizer=None, # tokenizes document lists; loaded from `model` if it is a path and texts are given
@@ -849,7 +792,7 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
     return HealResult(pm, meta, log, out_dir)
 
 # %% ../nbs/05_healing.ipynb #8f256940
-def load_adapter(base: PreTrainedModel | str | Path, # base model or its checkpoint dir / hub id / zoo key
+def load_adapter(base: PreTrainedModel | str | Path, # base model or its checkpoint dir or hub id
                  adapter_dir: str | Path, # an `adapter/` folder written by `heal`
                  quantize: str | None = None, # "nf4" to load a path in 4-bit, as it was trained
                  device=None, # None = cuda if available
@@ -858,7 +801,7 @@ def load_adapter(base: PreTrainedModel | str | Path, # base model or its checkpo
     if isinstance(base, (str, Path)): base = load_for_healing(base, HealConfig(quantize=quantize), device)
     return PeftModel.from_pretrained(use_training_kernels(base), str(adapter_dir)).eval()
 
-def merge_adapter(base: str | Path, # full-precision base: checkpoint dir / hub id / zoo key
+def merge_adapter(base: str | Path, # full-precision base: checkpoint dir or hub id
                   adapter_dir: str | Path, # an `adapter/` folder written by `heal`
                   out_dir: str | Path, # where the merged checkpoint goes
                   dtype: str = "float32", # dtype of the merged weights

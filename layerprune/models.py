@@ -15,8 +15,9 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 # %% auto #0
 __all__ = ['ARCHITECTURES', 'PAPER_CONFIGS', 'ArchSpec', 'UnsupportedArchitectureError', 'arch_spec', 'get_submodule',
            'get_layers', 'set_layers', 'get_final_norm', 'num_layers', 'mlp_module_names', 'tiny_config', 'tiny_model',
-           'tiny_checkpoint', 'nf4_config', 'load_config', 'load_model', 'load_tokenizer', 'cpu_flags',
-           'native_bf16_cpu', 'default_dtype', 'machine_class', 'paper_config', 'random_model']
+           'tiny_checkpoint', 'nf4_config', 'load_config', 'load_model', 'load_tokenizer', 'parameter_count',
+           'cpu_flags', 'native_bf16_cpu', 'default_dtype', 'machine_class', 'resolve_device', 'paper_config',
+           'random_model']
 
 # %% ../nbs/00_models.ipynb #d77daf78
 @dataclass(frozen=True)
@@ -187,6 +188,14 @@ def load_tokenizer(src: str | Path, # hub id, local directory or `.gguf` path
     tok.padding_side = padding_side
     return tok
 
+# %% ../nbs/00_models.ipynb #57659833
+def parameter_count(src: str | Path, # hub id, local directory or `.gguf` path
+                   ) -> int:
+    "Parameters of the model at `src` (tied weights once), from its config, without loading the weights."
+    from accelerate import init_empty_weights
+    with init_empty_weights(): model = AutoModelForCausalLM.from_config(load_config(src))
+    return sum(p.numel() for p in model.parameters())
+
 # %% ../nbs/00_models.ipynb #be35532d
 def cpu_flags() -> set[str]:
     "The CPU feature flags of /proc/cpuinfo (empty where there is none, e.g. macOS)."
@@ -215,6 +224,17 @@ def machine_class(device: str | torch.device = "cpu") -> str:
     if d.type == "cuda": return f"cuda {torch.cuda.get_device_name(d)}"
     if d.type == "cpu": return f"cpu {torch.backends.cpu.get_cpu_capability()}"
     return d.type
+
+# %% ../nbs/00_models.ipynb #3861cccd
+def resolve_device(device: str | torch.device | None = "auto", # "auto"/None, "cpu", "cuda", "cuda:1", "mps", ...
+                  ) -> torch.device:
+    "The torch device `device` names; `auto` is cuda when a GPU is visible, else cpu."
+    if device is None or device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try: dev = torch.device(device)
+    except (RuntimeError, TypeError): raise ValueError(f"{device!r} is not a device: use auto, cpu, cuda or cuda:N.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{device!r}: no CUDA GPU is visible here; use cpu or auto.")
+    return dev
 
 # %% ../nbs/00_models.ipynb #1da31560
 _LLAMA2 = dict(model_type="llama", rms_norm_eps=1e-5, rope_theta=1e4, max_position_embeddings=4096,

@@ -19,6 +19,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from .similarity import best_blocks, block_distances
+
 logger = logging.getLogger(__name__)
 
 # %% auto #0
@@ -26,14 +28,13 @@ __all__ = ['logger', 'COLORBLIND', 'PAPER_STYLE', 'STRATEGY_COLORS', 'STRATEGY_M
            'RUN_PALETTE', 'RUN_MARKERS', 'RUN_LINESTYLES', 'HEALED_MARKER', 'BAND_ALPHA', 'UNPRUNED_STYLE',
            'RANDOM_STYLE', 'MAJORITY_STYLE', 'OPTIMUM_COLOR', 'METRIC_LABELS', 'FRAC_LABEL', 'REQUIRED_COLUMNS',
            'CHANCE', 'CHANCE_MARGIN', 'UNIFORM_LOSS', 'RANDOM_LEVELS', 'Z95', 'QUESTION_COUNTS', 'Y_LIMITS', 'C4_CLIP',
-           'load_distance_matrix', 'block_distances', 'optimal_block_starts', 'synthetic_distances',
-           'fig1c_distance_curves', 'normalized_distance_rows', 'fig4_distance_heatmap', 'results_table', 'at_chance',
-           'chance_rule', 'wilson_interval', 'unpruned_value', 'curve_points', 'metric_curve', 'synthetic_results',
-           'adjacent_runs', 'draw_curve', 'metric_ylim', 'healing_budget', 'majority_level', 'fig5_metrics_vs_fraction',
-           'family_colors', 'run_groups', 'metric_across_families', 'fig2_mmlu_across_families',
-           'fig6_boolq_across_families', 'fig3_c4_loss_healing', 'fig7_fewshot_ablation', 'fig8_seed_ablation',
-           'fig9_lora_rank_ablation', 'synthetic_ablations', 'save_figure', 'draw_family_figures',
-           'draw_cross_family_figures', 'summary_table']
+           'load_distance_matrix', 'synthetic_distances', 'fig1c_distance_curves', 'normalized_distance_rows',
+           'fig4_distance_heatmap', 'results_table', 'at_chance', 'chance_rule', 'wilson_interval', 'unpruned_value',
+           'curve_points', 'metric_curve', 'synthetic_results', 'adjacent_runs', 'draw_curve', 'metric_ylim',
+           'healing_budget', 'majority_level', 'fig5_metrics_vs_fraction', 'family_colors', 'run_groups',
+           'metric_across_families', 'fig2_mmlu_across_families', 'fig6_boolq_across_families', 'fig3_c4_loss_healing',
+           'fig7_fewshot_ablation', 'fig8_seed_ablation', 'fig9_lora_rank_ablation', 'synthetic_ablations',
+           'save_figure', 'draw_family_figures', 'draw_cross_family_figures', 'summary_table']
 
 # %% ../nbs/07_plots.ipynb #65155de2
 COLORBLIND = ['#0173b2', '#de8f05', '#029e73', '#d55e00', '#cc78bc',
@@ -109,26 +110,16 @@ def _check_matrix(M) -> np.ndarray:
     return M
 
 # %% ../nbs/07_plots.ipynb #37f1d164
-def block_distances(M: np.ndarray, # (L+1) x (L+1) distance matrix
-                    n: int, # block size, 1 <= n <= L
-                   ) -> np.ndarray:
-    "`d(x^l, x^{l+n})` for `l = 0 ... L-n`."
-    M = _check_matrix(M); L = M.shape[0] - 1
-    if not 1 <= n <= L: raise ValueError(f"block size n={n} outside 1..L={L}")
-    return np.diagonal(M, offset=n).copy()
-
-def optimal_block_starts(M: np.ndarray, # (L+1) x (L+1) distance matrix
-                         n_max: int | None = None, # largest block size; L when None
-                        ) -> np.ndarray:
-    "`l*(n)` for `n = 1 ... n_max`: the start of the most similar block of `n` layers."
-    M = _check_matrix(M); L = M.shape[0] - 1
-    n_max = _check_n_max(n_max, L, L)
-    return np.array([int(np.argmin(np.diagonal(M, offset=n))) for n in range(1, n_max + 1)])
-
-def _check_n_max(n_max, L, default):
-    n_max = default if n_max is None else int(n_max)
-    if not 1 <= n_max <= L: raise ValueError(f"n_max={n_max} outside 1..L={L}")
+def _check_n_max(n_max: int | None, L: int) -> int:
+    "The largest block size drawn: `n_max`, or L-1 (the largest block a model can lose) when None."
+    n_max = L - 1 if n_max is None else int(n_max)
+    if not 1 <= n_max <= L - 1: raise ValueError(f"n_max={n_max} outside 1..L-1={L - 1}: a pruned model keeps a layer")
     return n_max
+
+def _starts(M: np.ndarray, n_max: int) -> np.ndarray:
+    "l*(n) for n = 1..n_max, from `layerprune.similarity.best_blocks` (the one definition of l*(n))."
+    best = best_blocks(M)
+    return np.array([best[n] for n in range(1, n_max + 1)])
 
 # %% ../nbs/07_plots.ipynb #b781283a
 def synthetic_distances(L: int = 16, # number of layers
@@ -155,14 +146,14 @@ def fig1c_distance_curves(M: np.ndarray, # (L+1) x (L+1) distance matrix (or a `
                          ) -> Figure:
     "Fig. 1c: `d(x^l, x^{l+n})` vs `l`, a curve per `n = 1..n_max` coloured by `n`, `l*(n)` marked (not joined)."
     M = _check_matrix(M); L = M.shape[0] - 1
-    n_max = _check_n_max(n_max, L, max(L - 1, 1))
+    n_max = _check_n_max(n_max, L)
     if ax is None: fig, ax = plt.subplots(figsize=(3.6, 2.7), layout="constrained")
     else: fig = ax.figure
     norm, cm = Normalize(0.5, n_max + 0.5), plt.get_cmap(cmap)
     for n in range(1, n_max + 1):
         d = block_distances(M, n)
         ax.plot(np.arange(len(d)), d, color=cm(norm(n)), lw=1.0, label=f"n={n}")
-    ns = np.arange(1, n_max + 1); starts = optimal_block_starts(M, n_max)
+    ns = np.arange(1, n_max + 1); starts = _starts(M, n_max)
     ax.plot(starts, M[starts, starts + ns], color=OPTIMUM_COLOR, marker="o", ms=3.5, ls="none",
             mec="white", mew=0.4, label=r"$\ell^*(n)$", zorder=3)
     sm = mpl.cm.ScalarMappable(norm=norm, cmap=cm)
@@ -175,13 +166,13 @@ def fig1c_distance_curves(M: np.ndarray, # (L+1) x (L+1) distance matrix (or a `
 
 # %% ../nbs/07_plots.ipynb #2468357f
 def normalized_distance_rows(M: np.ndarray, # (L+1) x (L+1) distance matrix
-                             n_max: int | None = None, # largest block size; L when None
+                             n_max: int | None = None, # largest block size; L-1 when None
                              normalize: str | None = "minmax", # "minmax" (row to [0,1]), "max" (row / max) or None
                              skip_first: bool = True, # take each row's scale from l >= 1 (when it has 2+ such blocks)
                             ) -> np.ndarray:
     "`(n_max, L)` array, row `n-1` = `d(x^l, x^{l+n})` for `l = 0..L-n`, normalized per row; NaN where `l > L-n`."
     M = _check_matrix(M); L = M.shape[0] - 1
-    n_max = _check_n_max(n_max, L, L)
+    n_max = _check_n_max(n_max, L)
     if normalize not in ("minmax", "max", None): raise ValueError(f"normalize={normalize!r}: use 'minmax', 'max' or None")
     H = np.full((n_max, L), np.nan)
     for n in range(1, n_max + 1):
@@ -196,14 +187,14 @@ def normalized_distance_rows(M: np.ndarray, # (L+1) x (L+1) distance matrix
 @_styled
 def fig4_distance_heatmap(M: np.ndarray, # (L+1) x (L+1) distance matrix (or a `Distances` object)
                           ax: Axes | None = None, # draw into this axes; a new figure when None
-                          n_max: int | None = None, # largest block size drawn; L when None
+                          n_max: int | None = None, # largest block size drawn; L-1 when None
                           normalize: str | None = "minmax", # per-row normalization, see `normalized_distance_rows`
                           cmap: str = "viridis",
                           skip_first: bool = True, # leave the l = 0 column out of each row's scale
                          ) -> Figure:
     "Fig. 4: heat map of `d(x^l, x^{l+n})` (x = `l`, y = `n`), each row min-max normalized, `l*(n)` marked."
     M = _check_matrix(M); L = M.shape[0] - 1
-    n_max = _check_n_max(n_max, L, L)
+    n_max = _check_n_max(n_max, L)
     H = normalized_distance_rows(M, n_max, normalize, skip_first)
     if ax is None: fig, ax = plt.subplots(figsize=(3.6, 2.9), layout="constrained")
     else: fig = ax.figure
@@ -212,7 +203,7 @@ def fig4_distance_heatmap(M: np.ndarray, # (L+1) x (L+1) distance matrix (or a `
     im = ax.imshow(np.ma.masked_invalid(H), origin="lower", aspect="auto", cmap=cm, interpolation="nearest",
                    extent=(-0.5, L - 0.5, 0.5, n_max + 0.5), vmin=vmin, vmax=vmax)
     ns = np.arange(1, n_max + 1)
-    ax.plot(optimal_block_starts(M, n_max), ns, color=OPTIMUM_COLOR, marker="o", ms=2.5, ls="none",
+    ax.plot(_starts(M, n_max), ns, color=OPTIMUM_COLOR, marker="o", ms=2.5, ls="none",
             label=r"$\ell^*(n)$")
     label = {"minmax": "row-normalized ", "max": "row-normalized ", None: ""}[normalize]
     over, under = bool(normalize) and np.nanmax(H) > 1, bool(normalize) and np.nanmin(H) < 0

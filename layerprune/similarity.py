@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'Distances', 'check_block_size', 'best_block', 'best_blocks', 'deepest_block', 'block_start',
+__all__ = ['STRATEGIES', 'VARIANT_KINDS', 'UNPRUNED', 'Distances', 'check_strategy', 'check_block_size', 'check_block',
+           'block_distances', 'best_block', 'best_blocks', 'deepest_block', 'block_start', 'variant_name', 'Variant',
            'last_token_index', 'position_ids_from_mask', 'ResidualCapture', 'angular_distance_matrix',
            'angular_distances', 'block_influence']
 
@@ -123,16 +124,33 @@ class Distances:
         return f"Distances(L={self.num_layers}, n_samples={self.count}, model={self.meta.get('model')!r})"
 
 # %% ../nbs/02_similarity.ipynb #fd00e692
-STRATEGIES = ("similarity", "deepest")
+STRATEGIES = ("similarity", "deepest")  # how a block is chosen: l*(n) of the distances, or the deepest layers
+
+def check_strategy(strategy: str, # a strategy name
+                   allowed: tuple[str, ...] = STRATEGIES, # the names this caller accepts
+                  ) -> str:
+    "`strategy` if it is one of `allowed`; the one error for any other name."
+    if strategy not in allowed: raise ValueError(f"Unknown strategy {strategy!r}: choose one of {', '.join(allowed)}.")
+    return strategy
+
+def _is_int(x) -> bool: return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
 
 def check_block_size(n: int, # block size: the number of consecutive layers to remove
                      L: int, # layers of the model
                     ) -> None:
     "Raise unless `n` is an int (not a bool) in 1..L-1: the one check of a block size, used by every module."
-    if not isinstance(n, (int, np.integer)) or isinstance(n, (bool, np.bool_)):
-        raise TypeError(f"The block size n must be an int (a number of layers), got {n!r}.")
+    if not _is_int(n): raise TypeError(f"The block size n must be an int (a number of layers), got {n!r}.")
     if not 1 <= n <= L - 1:
         raise ValueError(f"Cannot remove a block of n={n} layers from a model of L={L} layers: valid n is 1..{L - 1}.")
+
+def check_block(start: int, # first layer of the block
+                n: int, # block size
+                L: int, # layers of the model
+               ) -> None:
+    "Raise unless layers start..start+n-1 are a block a model of `L` layers can lose: the one check of a block."
+    check_block_size(n, L)
+    if not _is_int(start) or not 0 <= start <= L - n:
+        raise ValueError(f"A block of n={n} layers cannot start at {start} in a model of {L} layers: valid start is 0..{L - n}.")
 
 def _as_matrix(dist: Distances | np.ndarray) -> np.ndarray:
     m = dist.matrix if isinstance(dist, Distances) else np.asarray(dist, dtype=np.float64)
@@ -140,14 +158,19 @@ def _as_matrix(dist: Distances | np.ndarray) -> np.ndarray:
         raise ValueError(f"Expected Distances or a square (L+1)x(L+1) distance matrix, got shape {m.shape}.")
     return m
 
+def block_distances(dist: Distances | np.ndarray, # distances, or their mean (L+1)x(L+1) matrix
+                    n: int, # block size, 1 <= n <= L-1
+                   ) -> np.ndarray:
+    "d(x^l, x^{l+n}) for l = 0..L-n: one curve of Fig. 1c, one row of Fig. 4."
+    m = _as_matrix(dist)
+    check_block_size(n, m.shape[0] - 1)
+    return np.diagonal(m, offset=n).copy()
+
 def best_block(dist: Distances | np.ndarray, # distances, or their mean (L+1)x(L+1) matrix
                n: int, # number of consecutive layers to remove, 1 <= n <= L-1
               ) -> int:
     "l*(n) = argmin over l in [0, L-n] of d(x^l, x^{l+n}): the first layer of the block to remove."
-    m = _as_matrix(dist)
-    L = m.shape[0] - 1
-    check_block_size(n, L)
-    candidates = np.array([m[l, l + n] for l in range(L - n + 1)])
+    candidates = block_distances(dist, n)
     if np.isnan(candidates).any(): raise ValueError(f"The distance matrix has NaN entries for n={n}.")
     return int(np.argmin(candidates))
 
@@ -177,7 +200,46 @@ def block_start(strategy: str, # "similarity" (l*(n), needs `dist`) or "deepest"
             if dist is None: raise ValueError("strategy 'deepest' needs the number of layers: pass L=...")
             L = _as_matrix(dist).shape[0] - 1
         return deepest_block(L, n)
-    raise ValueError(f"Unknown strategy {strategy!r}; choose one of {STRATEGIES}.")
+    check_strategy(strategy)
+
+# %% ../nbs/02_similarity.ipynb #64b55f68
+VARIANT_KINDS = (*STRATEGIES, "manual", "none")  # strategies, a block given by hand, the unpruned model
+
+def variant_name(strategy: str, n: int) -> str:
+    "A variant's part of a file name, e.g. `similarity-n007`: the one naming rule."
+    return f"{strategy}-n{n:03d}"
+
+@dataclass(frozen=True)
+class Variant:
+    "One pruned model: the `n` layers from `start` removed, the block chosen by `strategy`; checked when made."
+    strategy: str  # one of `VARIANT_KINDS`
+    start: int  # first removed layer l (0-based); -1 for "none"
+    n: int  # layers removed; 0 for "none"
+    L: int | None = field(default=None, compare=False)  # layers of the model: when given, the block must fit it
+
+    def __post_init__(self):
+        check_strategy(self.strategy, VARIANT_KINDS)
+        if self.strategy == "none":
+            if (self.start, self.n) != (-1, 0): raise ValueError(f"The unpruned variant has start=-1, n=0; got {self.start}, {self.n}.")
+        elif self.L is not None: check_block(self.start, self.n, self.L)
+        elif not (_is_int(self.n) and self.n >= 1 and _is_int(self.start) and self.start >= 0):
+            raise ValueError(f"A variant removes n >= 1 layers from start >= 0; got start={self.start!r}, n={self.n!r}.")
+
+    @classmethod
+    def choose(cls, strategy: str, n: int, dist: Distances | np.ndarray | None = None, L: int | None = None) -> Variant:
+        "The variant `strategy` gives for `n` (`block_start`)."
+        L = L if L is not None else (None if dist is None else _as_matrix(dist).shape[0] - 1)
+        return cls(strategy, block_start(strategy, n, dist, L), n, L)
+
+    @property
+    def block(self) -> tuple[int, int]: return (self.start, self.n)
+
+    @property
+    def name(self) -> str:
+        "The variant's part of a file name, e.g. `similarity-n007`."
+        return variant_name(self.strategy, self.n)
+
+UNPRUNED = Variant("none", -1, 0)  # the model itself, scored beside its variants
 
 # %% ../nbs/02_similarity.ipynb #fb88231d
 def _last_index(attention_mask):

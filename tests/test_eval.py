@@ -173,7 +173,7 @@ def _padded_between(model, items):
     from transformers import DynamicCache
     seqs = [it.input_ids for it in items]
     p = min(ev.common_prefix_len(seqs), min(map(len, seqs)) - 1)
-    kw = ev._cache_kwarg()
+    kw = ev.cache_kwarg()
     prefix = torch.tensor([seqs[0][:p]])
     cache = ev.returned_cache(model(input_ids=prefix, use_cache=True, **{kw: DynamicCache()}))
     ids, mask = ev.left_pad([s[p:] for s in seqs])
@@ -260,7 +260,7 @@ def test_bf16_and_4bit_models(tmp_path):
         ref = ev.reference_candidate_logits(model, items)
         _assert_same(ev.candidate_logits(model, items, batch_tokens=200, progress=False), ref, eps=1e-2)
         _assert_same(ev.prefix_candidate_logits(model, items, batch_tokens=200, progress=False), ref, eps=1e-2)
-        assert (ev._model_info(model)["dtype"], ev._model_info(model)["quantization"]) == info
+        assert (ev.model_info(model)["dtype"], ev.model_info(model)["quantization"]) == info
 
 
 def test_prefix_cache_is_not_modified_between_batches():

@@ -6,7 +6,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from layerprune.healing import (PAPER_HEALING, ZOO_HEALING, HealConfig, block_order, heal, heal_config, is_4bit,
+from layerprune.families import BUDGETS, FAMILIES
+from layerprune.healing import (HealConfig, block_order, heal, heal_config, is_4bit,
                                 load_adapter, lora_module_names, mean_token_loss, residual_at)
 from layerprune.models import load_model, tiny_model
 from layerprune.surgery import prune_block
@@ -31,7 +32,7 @@ def small(**kw):
 
 
 def test_paper_table_matches_app_a1():
-    rows = {k: (r["layers"], r["seq_len"], r["lr"], r["rank"]) for k, r in PAPER_HEALING.items()}
+    rows = {k: (f.n_layers, f.seq_len, f.lr, f.rank) for k, f in FAMILIES.items() if f.paper}
     assert rows == {"llama-2-7b": (32, 2048, 3e-4, 2), "llama-2-13b": (40, 4096, 3e-4, 64),
                     "llama-2-70b": (80, 4096, 3e-5, 8), "qwen-7b": (32, 2048, 3e-4, 64),
                     "qwen-14b": (40, 4096, 3e-4, 64), "mistral-7b": (32, 2048, 3e-6, 4),
@@ -39,10 +40,10 @@ def test_paper_table_matches_app_a1():
     cfg = heal_config("mistralai/Mistral-7B-v0.1")
     assert (cfg.steps, cfg.global_batch, cfg.warmup_steps, cfg.seed, cfg.dropout, cfg.lora_alpha) == (5000, 16, 100, 0, 0.05, 4)
     assert cfg.quantize == "nf4" and cfg.gradient_checkpointing
-    assert set(ZOO_HEALING) == {"smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"}
-    for fam in ZOO_HEALING.values():
-        for prof in fam.values():
-            HealConfig(**{k: v for k, v in prof.items() if k not in ("hf_id", "layers")})  # every profile is a valid config
+    zoo = {k for k, f in FAMILIES.items() if f.zoo}
+    assert zoo == {"smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"}
+    for key in zoo:
+        for budget in BUDGETS: heal_config(key, budget)  # every budget of a zoo family is a valid config
 
 
 def test_loss_decreases():

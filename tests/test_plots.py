@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 
 from layerprune import plots
+from layerprune.similarity import best_blocks, block_distances
 from layerprune.plots import (
-    block_distances, draw_cross_family_figures, draw_family_figures, fig1c_distance_curves, fig2_mmlu_across_families,
+    draw_cross_family_figures, draw_family_figures, fig1c_distance_curves, fig2_mmlu_across_families,
     fig3_c4_loss_healing, fig4_distance_heatmap, fig5_metrics_vs_fraction, fig6_boolq_across_families,
     fig7_fewshot_ablation, fig8_seed_ablation, fig9_lora_rank_ablation, load_distance_matrix, normalized_distance_rows,
-    optimal_block_starts, results_table, save_figure, summary_table, synthetic_ablations, synthetic_distances,
+    results_table, save_figure, summary_table, synthetic_ablations, synthetic_distances,
     synthetic_results, wilson_interval)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,19 +76,14 @@ def ydata(ax, label):
 
 # --- distances -----------------------------------------------------------------------------------
 
-def test_optimal_block_starts_are_the_argmins():
+def test_plots_draw_similaritys_curves_and_argmins():
+    "plots recomputes nothing: its curves are `similarity.block_distances`, its marks `similarity.best_blocks`."
     M = planted_matrix()
-    assert list(optimal_block_starts(M)) == PLANTED
-    for n in range(1, L_HAND + 1):
+    assert list(best_blocks(M).values()) == PLANTED[:L_HAND - 1]
+    for n in range(1, L_HAND):
         np.testing.assert_array_equal(block_distances(M, n), [M[l, l + n] for l in range(L_HAND - n + 1)])
-
-
-def test_optimal_block_starts_agree_with_similarity_module():
-    similarity = pytest.importorskip("layerprune.similarity")
-    M = synthetic_distances(20, seed=3)
-    assert list(optimal_block_starts(M, 19)) == [similarity.best_blocks(M)[n] for n in range(1, 20)]  # n = 1..L-1
-    tie = np.zeros((5, 5))  # every block equally similar: both take the shallowest l
-    assert list(optimal_block_starts(tie, 3)) == [similarity.best_blocks(tie)[n] for n in range(1, 4)] == [0, 0, 0]
+    tie = np.zeros((5, 5))  # every block equally similar: the shallowest l
+    assert list(best_blocks(tie).values()) == [0, 0, 0]
 
 
 def test_fig1c_has_one_curve_per_n_and_marks_the_argmins():
@@ -113,8 +109,8 @@ def test_fig1c_draws_into_a_given_axes():
 def test_fig4_rows_normalized_masked_and_argmins_marked():
     M = planted_matrix()
     H = normalized_distance_rows(M, skip_first=False)
-    assert H.shape == (L_HAND, L_HAND)
-    for n in range(1, L_HAND + 1):
+    assert H.shape == (L_HAND - 1, L_HAND)  # n = 1..L-1: a pruned model keeps a layer
+    for n in range(1, L_HAND):
         valid = H[n - 1, : L_HAND - n + 1]
         assert np.isnan(H[n - 1, L_HAND - n + 1:]).all()
         if len(valid) > 1: assert valid.min() == 0 and valid.max() == 1
@@ -123,8 +119,8 @@ def test_fig4_rows_normalized_masked_and_argmins_marked():
                                block_distances(M, 1) / block_distances(M, 1).max())
     fig = fig4_distance_heatmap(M)
     ax = fig.axes[0]
-    assert list(ax.get_lines()[0].get_xdata()) == PLANTED
-    assert list(ax.get_lines()[0].get_ydata()) == list(range(1, L_HAND + 1))
+    assert list(ax.get_lines()[0].get_xdata()) == PLANTED[:L_HAND - 1]
+    assert list(ax.get_lines()[0].get_ydata()) == list(range(1, L_HAND))
     assert ax.get_lines()[0].get_linestyle() == "None"  # l*(n) as markers, not a zig-zag line
     image = ax.get_images()[0].get_array()
     assert image.mask.sum() == np.isnan(H).sum()

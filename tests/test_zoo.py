@@ -15,7 +15,7 @@ def _fake_wheel_entry(wheels: Path, payload: bytes, sha256: str) -> zoo.ZooEntry
         z.writestr("fake_model/data/part00", payload[:5])
     with zipfile.ZipFile(wheels / "fake_model_b-0.1-py3-none-any.whl", "w") as z:
         z.writestr("fake_model_b/data/part01", payload[5:])
-    return zoo.ZooEntry("fake", "none/fake", "llama", 1, (("fake-model", "0.1"), ("fake_model.b", "0.1")),
+    return zoo.ZooEntry("fake", "llama", (("fake-model", "0.1"), ("fake_model.b", "0.1")),
                         ("fake_model/data/part00", "fake_model_b/data/part01"), "fake.gguf", len(payload), sha256, "test")
 
 
@@ -133,8 +133,8 @@ def test_converted_weights_sha256_recorded_and_checked_once(fetched_fake, tmp_pa
     marker = json.loads((d / zoo.MARKER).read_text())
     assert marker["weights_sha256"] == {"model.safetensors": hashlib.sha256(w.read_bytes()).hexdigest()}
     calls = []
-    real = zoo._sha256
-    monkeypatch.setattr(zoo, "_sha256", lambda p, *a: calls.append(p) or real(p, *a))
+    real = zoo.file_sha256
+    monkeypatch.setattr(zoo, "file_sha256", lambda p, *a: calls.append(p) or real(p, *a))
     for _ in range(3): assert zoo.resolve_model("fake", home=tmp_path, progress=False) == str(d)
     assert len(calls) <= 1  # hashed at most once; the size+mtime stamp answers afterwards
 
