@@ -51,7 +51,7 @@ def paired_tests(results, # a sweep's results table (pandas): rows with strategy
                  b: str = "deepest", # second strategy
                 ):
     "One row per (task, healed, n) with both strategies' predictions: acc_a, acc_b, diff (points), b, c, p."
-    import pandas as pd
+    import numbers, pandas as pd
     rows = []
     df = results[results.strategy.isin([a, b])]
     for (n, healed), g in df.groupby(["n", "healed"], sort=True):
@@ -60,6 +60,9 @@ def paired_tests(results, # a sweep's results table (pandas): rows with strategy
         for task in ("mmlu", "boolq"):
             pa, pb, key = ra[f"{task}_pred"].iloc[0] if f"{task}_pred" in g else None, \
                           rb[f"{task}_pred"].iloc[0] if f"{task}_pred" in g else None, list(answers.get(task, []))
+            if any(isinstance(x, numbers.Real) and not math.isnan(x) for x in (pa, pb)):
+                raise TypeError(f"{task}_pred holds numbers, not digit strings: read results.csv with "
+                                f"dtype={{'{task}_pred': str}} (pandas drops the leading zeros).")
             if not (isinstance(pa, str) and isinstance(pb, str) and pa and pb): continue
             if not len(pa) == len(pb) == len(key):
                 raise ValueError(f"{task} n={n}: {len(pa)} and {len(pb)} predictions but {len(key)} answers: not the run's questions.")
