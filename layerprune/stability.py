@@ -114,7 +114,7 @@ class StabilityConfig:
     lengths: tuple = (256,)  # tokens per document, one pass each; the first is the reference setting
     wiki_lengths: tuple | None = None  # lengths of the Wikipedia passes (None: the first length; (): none)
     sizes: tuple = (8, 16, 32, 64, 128, 256)  # documents per resample (those above the pool are dropped)
-    runs: tuple = ()  # (name, distance_docs, distance_len) of committed runs to compare with (`covered_runs`)
+    runs: tuple = ()  # (name, distance_docs, distance_len[, docs_sha256]) of committed runs to compare with (`covered_runs`)
     B: int = 1000  # bootstrap resamples
     threshold: float = 0.9  # share of resamples that must agree for a stable choice
     dtype: str = "auto"  # "auto": `models.default_dtype` of the device
@@ -125,12 +125,14 @@ class StabilityConfig:
 
 def covered_runs(folders: Sequence[str | Path], # committed run folders with a config.json
                 ) -> tuple[tuple[str, int | None, int], ...]:
-    "(name, distance_docs, distance_len) of each run, from its config.json."
+    "(name, distance_docs, distance_len, docs_sha256 or None) of each run, from its config.json and distances.npz."
+    from layerprune.similarity import Distances
     out = []
     for f in map(Path, folders):
         if not (f / "config.json").is_file(): raise FileNotFoundError(f"{f} has no config.json: not a sweep run folder.")
         c = json.loads((f / "config.json").read_text())
-        out.append((f.name, c.get("distance_docs"), int(c["distance_len"])))
+        sha = Distances.load(f / "distances.npz").meta.get("docs_sha256") if (f / "distances.npz").is_file() else None
+        out.append((f.name, c.get("distance_docs"), int(c["distance_len"]), sha))
     return tuple(out)
 
 # %% ../nbs/02a_stability.ipynb #5bfe7c49
@@ -199,6 +201,7 @@ def run_stability(cfg: StabilityConfig, # the study's settings
                   report=print, # called with a line per pass computed
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Compute (or read back) every pass of `cfg`; write and return (stability table, choices table)."
+    from layerprune.files import fingerprint
     N = cfg.docs or len(calibration_texts("c4", None, cfg.data_dir, cfg.seed))
     passes = _passes(cfg, N, report)
     stab, choices = [], {}
@@ -209,10 +212,14 @@ def run_stability(cfg: StabilityConfig, # the study's settings
             stab.append(choice_stability(rows, cfg.B, m, full, cfg.seed).assign(source=source, length=length, pool=len(rows)))
         l, d = block_choices(rows.mean(0))
         choices[f"{source}-{length}"] = l; choices[f"dmin {source}-{length}"] = d
-    for name, docs, length in cfg.runs:
+    pool = calibration_texts("c4", N, cfg.data_dir, cfg.seed)
+    for name, docs, length, *sha in cfg.runs:
         rows = passes.get(("c4", length))
         if rows is None: continue  # that run's length is outside this study
         if cfg.docs is not None and (docs is None or docs > cfg.docs): continue  # it used documents beyond this pool
+        if sha and sha[0] and sha[0] != fingerprint(pool[:docs]):
+            report(f"run {name}: its documents are not this pool's first {docs or len(pool)} (another C4 copy?): not compared")
+            continue
         choices[f"run {name}"] = block_choices(rows[:docs].mean(0))[0]  # the first `docs` of the role, as the sweep takes them
     L1 = len(next(iter(passes.values()))[0]) - 1
     ch = pd.DataFrame({"n": range(1, L1), **choices})
