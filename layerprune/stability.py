@@ -228,7 +228,8 @@ def run_stability(cfg: StabilityConfig, # the study's settings
     out = Path(cfg.out_dir)
     atomic_write_text(out / "stability.csv", stab.to_csv(index=False))
     atomic_write_text(out / "choices.csv", ch.to_csv(index=False))
-    atomic_write_text(out / "config.json", json.dumps(asdict(cfg), indent=1, default=str))
+    record = dict(asdict(cfg), c4_pool_sha256=fingerprint(pool), c4_pool_docs=len(pool))  # which C4 copy the pool came from
+    atomic_write_text(out / "config.json", json.dumps(record, indent=1, default=str))
     return stab, ch
 
 # %% ../nbs/02a_stability.ipynb #d339083e
