@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from .files import read_json
 
 # %% auto #0
-__all__ = ['TOLERANCES', 'encode_predictions', 'decode_predictions', 'disagreements', 'Tolerance', 'precision',
-           'choose_tolerance', 'PointCheck', 'check_point', 'RunCheck', 'compare_runs', 'format_check']
+__all__ = ['TOLERANCES', 'encode_predictions', 'decode_predictions', 'disagreements', 'mcnemar', 'paired_tests', 'paired_reading',
+           'Tolerance', 'precision', 'choose_tolerance', 'PointCheck', 'check_point', 'RunCheck', 'compare_runs',
+           'format_check']
 
 # %% ../nbs/06a_check.ipynb #f32a1b05
 def encode_predictions(preds: Sequence[int], # candidate index chosen per question, each 0..9
@@ -29,6 +30,57 @@ def disagreements(a: str, b: str) -> int:
     "Questions answered differently by two encoded runs of the same questions."
     if len(a) != len(b): raise ValueError(f"predictions of {len(a)} and {len(b)} questions: not the same question set.")
     return sum(x != y for x, y in zip(a, b))
+
+# %% ../nbs/06a_check.ipynb #c9a1e002
+def mcnemar(correct_a: Sequence[bool], # per question: the first strategy answered right
+            correct_b: Sequence[bool], # the same questions, the second strategy
+           ) -> dict:
+    "Exact McNemar test: acc_a, acc_b, b (only a right), c (only b right), p (two-sided binomial on b + c)."
+    if len(correct_a) != len(correct_b) or not len(correct_a):
+        raise ValueError(f"mcnemar: need the same questions for both, got {len(correct_a)} and {len(correct_b)} answers.")
+    b = sum(bool(x) and not bool(y) for x, y in zip(correct_a, correct_b))
+    c = sum(bool(y) and not bool(x) for x, y in zip(correct_a, correct_b))
+    m = b + c
+    p = 1.0 if m == 0 else min(1.0, 2 * sum(math.comb(m, k) for k in range(min(b, c) + 1)) / 2**m)
+    n = len(correct_a)
+    return dict(acc_a=sum(map(bool, correct_a)) / n, acc_b=sum(map(bool, correct_b)) / n, b=b, c=c, p=p)
+
+# %% ../nbs/06a_check.ipynb #c9a1e005
+def paired_tests(results, # a sweep's results table (pandas): rows with strategy, n, healed, mmlu_pred, boolq_pred
+                 answers: dict[str, Sequence[int]], # right candidate per question: {"mmlu": [...], "boolq": [...]}
+                 a: str = "similarity", # first strategy
+                 b: str = "deepest", # second strategy
+                ):
+    "One row per (task, healed, n) with both strategies' predictions: acc_a, acc_b, diff (points), b, c, p."
+    import numbers, pandas as pd
+    rows = []
+    df = results[results.strategy.isin([a, b])]
+    for (n, healed), g in df.groupby(["n", "healed"], sort=True):
+        ra, rb = g[g.strategy == a], g[g.strategy == b]
+        if not len(ra) or not len(rb): continue
+        for task in ("mmlu", "boolq"):
+            pa, pb, key = ra[f"{task}_pred"].iloc[0] if f"{task}_pred" in g else None, \
+                          rb[f"{task}_pred"].iloc[0] if f"{task}_pred" in g else None, list(answers.get(task, []))
+            if any(isinstance(x, numbers.Real) and not math.isnan(x) for x in (pa, pb)):
+                raise TypeError(f"{task}_pred holds numbers, not digit strings: read results.csv with "
+                                f"dtype={{'{task}_pred': str}} (pandas drops the leading zeros).")
+            if not (isinstance(pa, str) and isinstance(pb, str) and pa and pb): continue
+            if not len(pa) == len(pb) == len(key):
+                raise ValueError(f"{task} n={n}: {len(pa)} and {len(pb)} predictions but {len(key)} answers: not the run's questions.")
+            t = mcnemar([x == y for x, y in zip(decode_predictions(pa), key)], [x == y for x, y in zip(decode_predictions(pb), key)])
+            rows.append(dict(task=task, healed=bool(healed), n=int(n), **t, diff=100 * (t["acc_a"] - t["acc_b"]), questions=len(key)))
+    cols = ["task", "healed", "n", "acc_a", "acc_b", "diff", "b", "c", "p", "questions"]
+    return pd.DataFrame(rows, columns=cols)
+
+def paired_reading(paired, # `paired_tests`'s table
+                   a: str = "similarity", b: str = "deepest") -> str:
+    "One line per task and healing: 'at n = 3, similarity vs deepest: +2.5 points, p = 0.62; ...'."
+    if not len(paired): return "No per-question predictions in this run: no paired test between the strategies."
+    out = []
+    for (task, healed), g in paired.groupby(["task", "healed"], sort=False):
+        parts = [f"at n = {r.n}, {a} vs {b}: {r['diff']:+.1f} points (b = {r.b}, c = {r.c}), p = {r.p:.2g}" for _, r in g.iterrows()]
+        out.append(f"- {'MMLU' if task == 'mmlu' else 'BoolQ'}{', healed' if healed else ''} ({g.questions.iloc[0]} questions): " + "; ".join(parts) + ".")
+    return "\n".join(out)
 
 # %% ../nbs/06a_check.ipynb #0c74b7f3
 @dataclass(frozen=True)

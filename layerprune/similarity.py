@@ -359,6 +359,7 @@ def _model_name(model) -> str:
 def angular_distances(model: PreTrainedModel, # a causal LM of a supported architecture
                       batches: Iterable, # dicts with input_ids (+ attention_mask), or LongTensors of ids
                       progress: bool = True, # show a tqdm progress bar
+                      per_row: list | None = None, # if a list: each batch's (rows, L+1, L+1) float64 CPU array is appended
                      ) -> Distances:
     "Mean d(x^l, x^m) at the last non-pad token, for all 0 <= l, m <= L, in one forward pass per batch."
     import torch
@@ -381,7 +382,9 @@ def angular_distances(model: PreTrainedModel, # a causal LM of a supported archi
                 ids, mask, index, pos = (t.to(device, non_blocking=True) for t in (ids, mask, index, pos))
                 cap.expect(index, ids.shape[1])
                 trunk(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False)
-                total += angular_distance_matrix(cap.states()).sum(0)  # stays on the device: no sync per batch
+                d = angular_distance_matrix(cap.states())
+                total += d.sum(0)  # stays on the device: no sync per batch
+                if per_row is not None: per_row.append(d.double().cpu().numpy())  # per document (a sync per batch)
                 count += ids.shape[0]
                 row_lens.append(mask.sum(-1))
     finally:

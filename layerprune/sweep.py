@@ -26,11 +26,11 @@ from .files import atomic_write_text, files_fingerprint, fingerprint, lock_folde
 from . import eval as ev
 
 # %% auto #0
-__all__ = ['Block', 'PROFILES', 'suffix_view', 'capture_layer_inputs', 'variant_outputs', 'variants_candidate_logits',
-           'variants_c4_losses', 'variants_prefix_candidate_logits', 'ResultsStore', 'cfg_device', 'SweepConfig',
-           'layer_counts', 'SweepData', 'load_sweep_data', 'run_distances', 'c4_batch_size', 'sweep_unhealed',
-           'sweep_heal_config', 'heal_point', 'check_settings', 'run_identity', 'model_identity', 'check_identity',
-           'check_starts', 'run_sweep']
+__all__ = ['Block', 'PROFILES', 'BLOCK_CHOICES', 'suffix_view', 'capture_layer_inputs', 'variant_outputs',
+           'variants_candidate_logits', 'variants_c4_losses', 'variants_prefix_candidate_logits', 'ResultsStore',
+           'cfg_device', 'SweepConfig', 'layer_counts', 'SweepData', 'load_sweep_data', 'run_distances',
+           'run_distance_rows', 'c4_batch_size', 'sweep_unhealed', 'sweep_heal_config', 'heal_point', 'check_settings',
+           'run_identity', 'model_identity', 'check_identity', 'check_starts', 'run_sweep']
 
 # %% ../nbs/06_sweep.ipynb #f3d32bf6
 class _Skip(nn.Module):
@@ -231,6 +231,8 @@ PROFILES: dict[str, dict] = {  # the sweep settings of each budget (`families.BU
                  heal_profile="full", heal_overrides={}, dtype="auto", batch_tokens=65536),
 }
 
+BLOCK_CHOICES = ("mean", "bootstrap")  # how the similarity strategy picks l*(n) from the documents
+
 def cfg_device(cfg: SweepConfig) -> torch.device:
     "The torch device of a run (`models.resolve_device`)."
     return resolve_device(cfg.device)
@@ -254,6 +256,7 @@ class SweepConfig:
     c4_len: int | None = None  # tokens per C4 block
     distance_docs: int | None = None  # documents for the angular distances (None: the whole role)
     distance_len: int | None = None  # tokens per document for the distances
+    block_choice: str = "mean"  # l*(n): "mean" of the distances (the paper) or "bootstrap" (`stability.stable_blocks`)
     heal_profile: str | None = None  # the healing budget (`healing.heal_config`): tiny, cpu, gpu or full
     heal_overrides: dict | None = None  # HealConfig fields to replace
     dtype: str | None = None  # evaluation dtype; "auto": `models.default_dtype` of the device, resolved once here
@@ -273,6 +276,8 @@ class SweepConfig:
         if isinstance(self.strategies, str): self.strategies = [s.strip() for s in self.strategies.split(",") if s.strip()]
         self.strategies = tuple(check_strategy(s) for s in self.strategies)
         if not self.strategies: raise ValueError(f"No strategies: choose from {', '.join(STRATEGIES)}.")
+        if self.block_choice not in BLOCK_CHOICES:
+            raise ValueError(f"Unknown block_choice {self.block_choice!r}: choose one of {BLOCK_CHOICES}.")
         for k in ("ns", "heal_ns", "mmlu_subjects"):  # one value for a tuple of one; never a string's letters
             v = getattr(self, k)
             if isinstance(v, str) and k != "mmlu_subjects":
@@ -351,6 +356,17 @@ def run_distances(model, tokenizer, docs: Sequence[str], cfg: SweepConfig, path:
     dist.save(path)
     return dist
 
+def run_distance_rows(model, tokenizer, docs: Sequence[str], cfg: SweepConfig, path: Path):
+    "Per-document distances (N, L+1, L+1) for `block_choice='bootstrap'`: read from `path` if computed for these documents, else computed (one pass) and saved."
+    from layerprune.stability import document_distances, load_pass, save_pass
+    meta = dict(model=Path(str(cfg.model)).name, source="c4 validation, role 'distances'", length=cfg.distance_len,
+                docs=len(docs), docs_sha256=fingerprint(list(docs)), dtype=str(next(model.parameters()).dtype))
+    rows = load_pass(path, meta)
+    if rows is None:
+        rows = document_distances(model, tokenizer, docs, cfg.distance_len, max(1, cfg.batch_tokens // cfg.distance_len), cfg.progress)
+        save_pass(path, rows, meta)
+    return rows
+
 # %% ../nbs/06_sweep.ipynb #103264db
 def _row(cfg: SweepConfig, L: int, strategy: str, n: int, start: int, healed: bool,
          mmlu: ev.MMLUResult, boolq: ev.BoolQResult, c4_block_losses: list[float], vocab: int, **extra) -> dict:
@@ -361,7 +377,7 @@ def _row(cfg: SweepConfig, L: int, strategy: str, n: int, start: int, healed: bo
                 boolq_majority=boolq.majority_baseline, c4_loss=c4, c4_loss_norm=c4 / math.log(vocab), vocab_size=vocab,
                 mmlu_k=cfg.mmlu_k, mmlu_shot_seed=cfg.mmlu_shot_seed, mmlu_n=len(mmlu.labels), mmlu_dropped_shots=mmlu.settings.get("dropped_shots", 0),
                 boolq_n=len(boolq.labels), c4_blocks=len(c4_block_losses), c4_len=cfg.c4_len,
-                eval_text="c4 validation, role 'loss'", profile=cfg.profile, seed=cfg.seed,
+                eval_text="c4 validation, role 'loss'", profile=cfg.profile, seed=cfg.seed, block_choice=cfg.block_choice,
                 timestamp=time.strftime("%Y-%m-%dT%H:%M:%S"), settings=json.dumps(asdict(cfg), default=str),
                 heal_steps=0, heal_tokens=0, heal_text="", dtype=cfg.dtype, machine=machine_class(cfg_device(cfg)),
                 mmlu_pred=encode_predictions(mmlu.predictions), boolq_pred=encode_predictions(boolq.predictions))
@@ -465,8 +481,10 @@ def run_identity(cfg: SweepConfig, # the settings of this run
     heal = {k: v for k, v in asdict(sweep_heal_config(cfg)).items() if k != "checkpoint_every"}
     fps = dict(mmlu=fingerprint(data.mmlu), mmlu_dev=fingerprint(data.mmlu_dev), boolq=fingerprint(data.boolq),
                **{f"c4_{role}": fingerprint(docs) for role, docs in sorted(data.c4.items())})
+    from layerprune.stability import STABLE_CHOICE_B
+    choice = dict(block_choice=cfg.block_choice, **(dict(B=STABLE_CHOICE_B, seed=cfg.seed) if cfg.block_choice == "bootstrap" else {}))
     return dict(data=fps, prompts=dict(mmlu=ev.MMLU_PROMPT_VERSION, mmlu_shot_seed=cfg.mmlu_shot_seed, boolq=ev.BOOLQ_PROMPT_VERSION),
-                heal=json.loads(json.dumps(heal, default=str)))
+                heal=json.loads(json.dumps(heal, default=str)), choice=choice)
 
 def model_identity(src: str | Path, # the resolved model: a checkpoint folder or a hub id
                    cfg: SweepConfig, # the settings of this run
@@ -536,7 +554,13 @@ def _run_sweep(cfg: SweepConfig, report: Reporter) -> pd.DataFrame:
     items_mmlu = ev.mmlu_items(tok, data.mmlu, data.mmlu_dev, cfg.mmlu_k, max_len, shot_seed=cfg.mmlu_shot_seed)
     items_boolq = ev.boolq_items(tok, data.boolq, max_len)
     vocab = model.get_output_embeddings().weight.shape[0]
-    chosen = {(s, n): Variant.choose(s, n, dist, L) for s in cfg.strategies for n in ns}
+    stable = {}
+    if cfg.block_choice == "bootstrap" and "similarity" in cfg.strategies:
+        from layerprune.stability import stable_blocks
+        report.stage("distances", "per document, for the bootstrap choice of l*(n)")
+        stable = stable_blocks(run_distance_rows(model, tok, data.c4["distances"], cfg, out / "distance_rows.npz"), seed=cfg.seed)
+    chosen = {(s, n): Variant(s, stable[n], n, L) if s == "similarity" and stable else Variant.choose(s, n, dist, L)
+              for s in cfg.strategies for n in ns}
     check_starts(store, {k: v.start for k, v in chosen.items()})
 
     plan = {ResultsStore.key("none", 0, False): UNPRUNED}
