@@ -54,6 +54,18 @@ def eval_json(d: dict) -> dict:
                 questions=d["n_mmlu"], agreement=d["lmeval_hendrycks_prompt"]["agreement_with_ours"])
 
 
+def healing_json(key: str):
+    "bench/healing.py's JSON: ours over the Trainer (`tokens_per_s_steady` or `peak_memory`), with each side's micro batch."
+    def read(d: dict) -> dict:
+        r = d["results"]
+        return dict(value=d["ours_over_trainer"][key], model=f"{Path(d['model']).name}, {d['prune_deepest']} deepest layers removed",
+                    machine=d["device_name"], command=d.get("command") or COMMANDS["p4"],
+                    micro_batch=dict(ours=r["ours"]["micro_batch"], trainer=r["trainer"]["micro_batch"]),
+                    whole_run_ratio=d["ours_over_trainer"]["tokens_per_s"],
+                    loss_last20pct=dict(ours=r["ours"]["loss_last20pct"], trainer=r["trainer"]["loss_last20pct"]))
+    return read
+
+
 def payoff(model: str, dtype: str, frac: float, what: str):
     "bench/payoff.py: `what` at `frac` removed over the unpruned model (prefill tokens/s or peak memory at 4k context)."
     get = {"prefill": lambda p: p["prefill"]["tokens_per_s"], "memory": lambda p: p["peak_4k_context_gib"]}[what]
@@ -87,17 +99,21 @@ def p5_json(d: dict) -> dict:
 
 # ---------------------------------------------------------------- the records: one line each
 # (id, benchmark, what, raw record, reader, goal (op, value) or None, date the record was made)
+H200 = "bench/gpu/results/h200_2026-12-01"  # the ablations lease: P3 at 20 a subject and P4 on one H200
+COMMANDS = {"p4": "python3 bench/healing.py --model $LAYERPRUNE_HOME/models/qwen2.5-coder-1.5b --prune-deepest 8 "
+                  "--data $LP_DATA/c4/c4-validation.sample-2k.json.gz --steps 40 --seq-len 1024 --batch 16 "
+                  "--micro-batch 16 --trainer-micro-batch 8 --rank 16 --out $LP_RUNS/p4/p4.json"}  # as run (bench/gpu/README.md)
 SOURCES = [
     ("P1 overhead", "P1", "one-pass all-(l, n) distances / a plain forward pass", PERF, perf_row("P1", "one-pass"), ("<=", 1.05), "2026-11-25"),
     ("P1 vs peers", "P1", "one pass per n (PruneMe) / one-pass distances", PERF, perf_row("P1", "one pass per n"), (">=", 25), "2026-11-25"),
     ("forward roofline", "P1", "forward pass FLOP/s / measured bf16 matmul peak", PERF, perf_row("P1", "forward pass"), (">=", 0.60), "2026-11-25"),
     ("P2 deepest", "P2", "naive prune-and-score loop / shared-prefix sweep (deepest, 9 variants)", PERF, perf_row("P2", "naive loop / fast sweep (deepest"), (">=", 4), "2026-11-25"),
     ("P2 floor", "P2", "shared-prefix sweep / its floor (deepest)", PERF, perf_row("P2", "naive loop / fast sweep (deepest", "fast_over_floor"), ("<=", 1.2), "2026-11-25"),
-    ("P3 20 per subject", "P3", "lm-eval / ours, wall, MMLU 5-shot, 20 questions a subject (1,140)", PERF, perf_row("P3", "lm-eval / ours"), (">=", 3), "2026-11-25"),
+    ("P3 20 per subject", "P3", "lm-eval / ours, wall, MMLU 5-shot, 20 questions a subject (1,140)", f"{H200}/p3_report.json", perf_row("P3", "lm-eval / ours"), (">=", 3), "2026-12-01"),
     ("P3 whole set, SmolLM2", "P3", "lm-eval / ours, wall, the whole MMLU test set (14,042)", "bench/gpu/results/p3_smollm2-135m_full_mmlu.json", eval_json, (">=", 10), "2026-11-25"),
     ("P3 whole set, Gemma 3", "P3", "lm-eval / ours, wall, the whole MMLU test set (14,042)", "bench/gpu/results/p3_gemma3-270m_full_mmlu.json", eval_json, (">=", 10), "2026-11-25"),
-    ("P4 speed", "P4", "ours / HF Trainer + peft + bitsandbytes, steady tokens/s (QLoRA NF4)", PERF, perf_row("P4", "ours / HF Trainer"), (">=", 1.5), "2026-11-25"),
-    ("P4 memory", "P4", "ours / HF Trainer, peak memory", PERF, perf_row("P4", "ours / HF Trainer", "peak_memory_ratio"), ("<=", 1.0), "2026-11-25"),
+    ("P4 speed", "P4", "ours / HF Trainer + peft + bitsandbytes, steady tokens/s (QLoRA NF4, each at its micro batch within the Trainer's memory)", f"{H200}/p4_healing.json", healing_json("tokens_per_s_steady"), (">=", 1.5), "2026-12-01"),
+    ("P4 memory", "P4", "ours / HF Trainer, peak memory", f"{H200}/p4_healing.json", healing_json("peak_memory"), ("<=", 1.0), "2026-12-01"),
     ("healing roofline", "P4", "QLoRA healing FLOP/s / measured bf16 matmul peak", PERF, perf_row("P4", "healing FLOP/s"), (">=", 0.30), "2026-11-25"),
     ("P5 main job", "P5", "bash figures/run.sh from a fresh clone on the 2-core CPU, seconds", "bench/p5-results/main_job.json", p5_json, ("<=", 600), None),
     ("P6 prefill, Llama-2-7B", "P6", "prefill tokens/s, 50% of layers removed / unpruned", "bench/gpu/results/p6_payoff/payoff.json", payoff("random llama-2-7b", "bfloat16", 0.5, "prefill"), None, "2026-12-01"),
