@@ -194,6 +194,7 @@ def eval(model: str, # zoo key, hub id or checkpoint directory
         ):
     "MMLU 5-shot, BoolQ 0-shot and C4 loss of a model, as in App. A.2."
     from layerprune import eval as E
+    from layerprune.files import atomic_write_text
     ts = [t.strip() for t in tasks.split(",") if t.strip()]
     bad = [t for t in ts if t not in EVAL_TASKS]
     _need(ts and not bad, f"--tasks {tasks!r}: unknown {bad}; choose from {', '.join(EVAL_TASKS)} (comma-separated).")
