@@ -241,3 +241,21 @@ def test_figures_family_with_its_own_notebook_and_parts(tmp_path):
     main(["figures", "--family", "x-abl", "--figures-dir", str(fdir)])
     assert (out / "abl.ipynb").exists() and (out / "ran-all").exists()
     assert not (fdir / "cross-family").exists()  # a family with its own notebook adds no results.csv to draw across
+
+
+def test_eval_out_keeps_finished_tasks_when_a_later_one_crashes(tmp_path, monkeypatch):
+    "`eval --out` rewrites its JSON atomically after each task: a crash in BoolQ leaves MMLU's result whole, and no temp file."
+    from layerprune import eval as E
+    class Result:
+        def __init__(self, **kw): self.kw = kw
+        def to_row(self): return self.kw
+    monkeypatch.setattr(cli, "_eval_data", lambda ts, data_dir, seed: {"mmlu": ([], []), "boolq": []})
+    monkeypatch.setattr(cli, "_load", lambda *a: (None, None, None))
+    monkeypatch.setattr(E, "mmlu_eval", lambda *a, **k: Result(accuracy=0.5, n=4))
+    def crash(*a, **k): raise RuntimeError("boom in boolq")
+    monkeypatch.setattr(E, "boolq_eval", crash)
+    out = tmp_path / "eval.json"
+    out.write_text('{"old": 1}')
+    with pytest.raises(RuntimeError, match="boom"): main(["eval", "m", "--tasks", "mmlu,boolq", "--out", str(out), "--debug"])
+    assert json.loads(out.read_text()) == {"mmlu": {"accuracy": 0.5, "n": 4}}
+    assert [p.name for p in tmp_path.iterdir()] == ["eval.json"]
