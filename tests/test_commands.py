@@ -37,8 +37,8 @@ def _command(line: str) -> str | None:
 
 
 def readme_commands(text: str | None = None) -> list[str]:
-    "Command lines of README.md's fenced code blocks."
-    text = (ROOT / "README.md").read_text() if text is None else text
+    "Command lines of the fenced code blocks of README.md and docs/results.md."
+    text = "\n".join((ROOT / p).read_text() for p in ("README.md", "docs/results.md")) if text is None else text
     out, fenced = [], False
     for line in text.splitlines():
         if line.lstrip().startswith("```"): fenced = not fenced; continue
