@@ -78,7 +78,10 @@ def test_missing_local_path_is_not_a_hub_id(tmp_path):
 
 def test_resolve_model_passes_through(tmp_path):
     assert zoo.resolve_model("meta-llama/Llama-2-7b-hf") == "meta-llama/Llama-2-7b-hf"
+    (tmp_path / "config.json").write_text("{}")  # a checkpoint folder passes through; one without config.json is refused
     assert zoo.resolve_model(tmp_path) == str(tmp_path)
+    empty = tmp_path / "empty"; empty.mkdir()
+    with pytest.raises(Exception, match="config.json"): zoo.resolve_model(empty)
     gguf = tmp_path / "m.gguf"; gguf.write_bytes(b"GGUF")
     assert zoo.resolve_model(str(gguf)) == str(gguf)
 
