@@ -133,7 +133,7 @@ def gather_tables(plan: Sequence[AblationRun], # from `ablation_plan`
                                         "(part=fewshot, seeds, ranks or all), then draw.")
     tables = {}
     for part, fname in TABLES.items():
-        rows = [pd.read_csv(Path(r.cfg.out_dir) / "results.csv").reindex(columns=TABLE_COLUMNS).assign(run=r.name, **r.labels)
+        rows = [plots.read_table(Path(r.cfg.out_dir) / "results.csv").reindex(columns=TABLE_COLUMNS).assign(run=r.name, **r.labels)
                 for r in plan if r.part == part]
         if not rows: continue
         tables[part] = pd.concat(rows, ignore_index=True)

@@ -407,7 +407,7 @@ def _cross_family_figures(fdir: Path):
     "The cross-family figures from every figures/*/results.csv."
     import pandas as pd
     from layerprune import plots
-    tables = [pd.read_csv(f) for f in sorted(fdir.glob("*/results.csv"))]
+    tables = [plots.read_table(f) for f in sorted(fdir.glob("*/results.csv"))]
     if tables:
         paths = plots.draw_cross_family_figures(pd.concat(tables, ignore_index=True), fdir / "cross-family")
         print(f"== cross-family figures: {', '.join(str(p) for p in paths)}")

@@ -27,14 +27,15 @@ logger = logging.getLogger(__name__)
 __all__ = ['logger', 'COLORBLIND', 'PAPER_STYLE', 'STRATEGY_COLORS', 'STRATEGY_MARKERS', 'STRATEGY_NAMES', 'HEALED_STYLES',
            'RUN_PALETTE', 'RUN_MARKERS', 'RUN_LINESTYLES', 'HEALED_MARKER', 'BAND_ALPHA', 'UNPRUNED_STYLE',
            'RANDOM_STYLE', 'MAJORITY_STYLE', 'OPTIMUM_COLOR', 'METRIC_LABELS', 'FRAC_LABEL', 'REQUIRED_COLUMNS',
-           'CHANCE', 'CHANCE_MARGIN', 'UNIFORM_LOSS', 'RANDOM_LEVELS', 'Z95', 'QUESTION_COUNTS', 'Y_LIMITS', 'C4_CLIP',
-           'load_distance_matrix', 'synthetic_distances', 'fig1c_distance_curves', 'normalized_distance_rows',
-           'fig4_distance_heatmap', 'results_table', 'at_chance', 'chance_rule', 'wilson_interval', 'unpruned_value',
-           'curve_points', 'metric_curve', 'synthetic_results', 'adjacent_runs', 'draw_curve', 'metric_ylim',
-           'healing_budget', 'majority_level', 'fig5_metrics_vs_fraction', 'family_colors', 'run_groups',
-           'metric_across_families', 'fig2_mmlu_across_families', 'fig6_boolq_across_families', 'fig3_c4_loss_healing',
-           'fig7_fewshot_ablation', 'fig8_seed_ablation', 'fig9_lora_rank_ablation', 'synthetic_ablations',
-           'save_figure', 'draw_family_figures', 'draw_cross_family_figures', 'summary_table']
+           'TEXT_COLUMNS', 'CHANCE', 'CHANCE_MARGIN', 'UNIFORM_LOSS', 'RANDOM_LEVELS', 'Z95', 'QUESTION_COUNTS',
+           'Y_LIMITS', 'C4_CLIP', 'load_distance_matrix', 'synthetic_distances', 'fig1c_distance_curves',
+           'normalized_distance_rows', 'fig4_distance_heatmap', 'read_table', 'results_table', 'at_chance',
+           'chance_rule', 'wilson_interval', 'unpruned_value', 'curve_points', 'metric_curve', 'synthetic_results',
+           'adjacent_runs', 'draw_curve', 'metric_ylim', 'healing_budget', 'majority_level', 'fig5_metrics_vs_fraction',
+           'family_colors', 'run_groups', 'metric_across_families', 'fig2_mmlu_across_families',
+           'fig6_boolq_across_families', 'fig3_c4_loss_healing', 'fig7_fewshot_ablation', 'fig8_seed_ablation',
+           'fig9_lora_rank_ablation', 'synthetic_ablations', 'save_figure', 'draw_family_figures',
+           'draw_cross_family_figures', 'summary_table']
 
 # %% ../nbs/07_plots.ipynb #65155de2
 COLORBLIND = ['#0173b2', '#de8f05', '#029e73', '#d55e00', '#cc78bc',
@@ -225,6 +226,14 @@ def _to_bool(s: pd.Series) -> pd.Series:
     if out.isna().any(): raise ValueError(f"column 'healed' has values that are not booleans: {sorted(set(s[out.isna()].astype(str)))}")
     return out.astype(bool)
 
+TEXT_COLUMNS = {"mmlu_pred": str, "boolq_pred": str}  # per-question answers as digit strings (`check.encode_predictions`)
+
+def read_table(path: str | Path, # a results or ablation table: .csv, or .parquet / .pq
+              ) -> pd.DataFrame:
+    "The table at `path`, with the prediction strings kept as text (pandas would read them as numbers, or overflow)."
+    p = Path(path)
+    return pd.read_parquet(p) if p.suffix in (".parquet", ".pq") else pd.read_csv(p, dtype=TEXT_COLUMNS)
+
 def results_table(df: pd.DataFrame | str | Path, # the sweep's results: a DataFrame, or a .csv / .parquet path
                   needs: Sequence[str] = (), # metric columns the caller will plot
                  ) -> pd.DataFrame:
@@ -232,7 +241,7 @@ def results_table(df: pd.DataFrame | str | Path, # the sweep's results: a DataFr
     if isinstance(df, (str, Path)):
         p = Path(df)
         if not p.exists(): raise FileNotFoundError(f"no results table at {p}: run the sweep first")
-        df = pd.read_parquet(p) if p.suffix in (".parquet", ".pq") else pd.read_csv(p)
+        df = read_table(p)
     df = df.copy()
     if "c4_loss_norm" not in df and {"c4_loss", "vocab_size"} <= set(df):
         df["c4_loss_norm"] = df["c4_loss"] / np.log(df["vocab_size"])
@@ -671,7 +680,7 @@ def fig3_c4_loss_healing(df: pd.DataFrame | str | Path, # results table (or its 
 # %% ../nbs/07_plots.ipynb #c847fced
 def _ablation_table(df, family, needs, what) -> tuple[pd.DataFrame, str]:
     if isinstance(df, (str, Path)):
-        p = Path(df); df = pd.read_parquet(p) if p.suffix in (".parquet", ".pq") else pd.read_csv(p)
+        df = read_table(df)
     missing = [c for c in ("family", "frac", *needs) if c not in df]
     if missing: raise KeyError(f"the {what} table lacks column(s) {missing}; it has {list(df.columns)}")
     df = df.copy()
@@ -826,7 +835,7 @@ def draw_family_figures(df: pd.DataFrame | str | Path | None, # results table (o
     for key, (name, draw) in drawers.items():
         table = (ablations or {}).get(key)
         if table is None: continue
-        if isinstance(table, (str, Path)): table = pd.read_parquet(table) if Path(table).suffix in (".parquet", ".pq") else pd.read_csv(table)
+        if isinstance(table, (str, Path)): table = read_table(table)
         if "family" not in table or family not in set(table["family"]): skip(name, f"the {key} table has no rows for it"); continue
         paths += _save_close(draw(table, family), out_dir, f"{name}_{family}")
     return paths

@@ -408,3 +408,13 @@ def test_plots_does_not_import_torch():
 def test_colorblind_palette_is_seaborns():
     sns = pytest.importorskip("seaborn")
     assert plots.COLORBLIND == sns.color_palette("colorblind").as_hex()
+
+
+def test_read_table_keeps_prediction_strings(tmp_path):
+    "Per-question answers are digit strings: read back as text, leading zeros and all, never as an overflowing number."
+    from layerprune import plots
+    preds = "0" + "3120" * 20  # 81 digits: too long for any integer type
+    p = tmp_path / "results.csv"
+    pd.DataFrame({"strategy": ["none"], "n": [0], "mmlu_pred": [preds], "boolq_pred": ["0011"]}).to_csv(p, index=False)
+    t = plots.read_table(p)
+    assert t["mmlu_pred"].iloc[0] == preds and t["boolq_pred"].iloc[0] == "0011"
