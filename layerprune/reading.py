@@ -132,6 +132,8 @@ SUMMARY_COLUMNS = {
     "boolq_chance_frac": "first fraction removed at which BoolQ is at chance (a coin flip + 2 points); empty if never",
     "boolq_majority": "accuracy of always answering the majority class (drawn for reference, not the chance rule)",
     "c4_loss_norm_slope": "least-squares slope of the C4 loss / ln V against the fraction removed",
+    "mmlu_vs_deepest": "similarity rows: per n, MMLU points gained over the deepest block on the same questions, with the exact McNemar p",
+    "boolq_vs_deepest": "similarity rows: the same for BoolQ",
 }
 
 def column_legend(table: pd.DataFrame, # a summary table
