@@ -123,14 +123,20 @@ def test_figures_params_string_is_one_strategy():
     assert cli.notebook_params('{"strategies": "deepest"}', ROOT / "figures" / "family.ipynb") == {"strategies": ["deepest"]}
 
 
-def test_failed_figures_run_keeps_the_good_notebook(tmp_path):
+def _tiny_notebook(path: Path, parameters: str, body: str):
+    "A two-cell papermill notebook at `path`: a `parameters` cell, then `body`; its folder gets a params/ beside it."
     import nbformat
-    fdir = tmp_path / "figures"; (fdir / "params").mkdir(parents=True)
+    (path.parent / "params").mkdir(parents=True, exist_ok=True)
     nb = nbformat.v4.new_notebook()
-    p = nbformat.v4.new_code_cell("fail = False\nout_dir = None"); p.metadata["tags"] = ["parameters"]
-    nb.cells = [p, nbformat.v4.new_code_cell("assert not fail, 'boom'\nprint('ok')")]
+    p = nbformat.v4.new_code_cell(parameters); p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell(body)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, fdir / "family.ipynb")
+    nbformat.write(nb, path)
+
+
+def test_failed_figures_run_keeps_the_good_notebook(tmp_path):
+    fdir = tmp_path / "figures"
+    _tiny_notebook(fdir / "family.ipynb", "fail = False\nout_dir = None", "assert not fail, 'boom'\nprint('ok')")
     (fdir / "params" / "x.yaml").write_text("fail: false\n")
     args = ["figures", "--family", "x", "--figures-dir", str(fdir), "--no-cross-family"]
     main(args)
@@ -226,13 +232,9 @@ def test_system_write_errors_are_one_line_with_the_fix(err, fix, monkeypatch, ca
 
 
 def test_figures_family_with_its_own_notebook_and_parts(tmp_path):
-    import nbformat
-    fdir = tmp_path / "figures"; (fdir / "params").mkdir(parents=True)
-    nb = nbformat.v4.new_notebook()
-    p = nbformat.v4.new_code_cell("part = 'all'\nout_dir = None\nfigures_dir = None\nprogress_file = None"); p.metadata["tags"] = ["parameters"]
-    nb.cells = [p, nbformat.v4.new_code_cell("from pathlib import Path\nPath(out_dir, f'ran-{part}').write_text(str(figures_dir))")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, fdir / "abl.ipynb")
+    fdir = tmp_path / "figures"
+    _tiny_notebook(fdir / "abl.ipynb", "part = 'all'\nout_dir = None\nfigures_dir = None\nprogress_file = None",
+                   "from pathlib import Path\nPath(out_dir, f'ran-{part}').write_text(str(figures_dir))")
     (fdir / "params" / "x-abl.yaml").write_text("notebook: abl.ipynb\npart: all\n")
     main(["figures", "--family", "x-abl", "--figures-dir", str(fdir), "--params", '{"part": "seeds"}'])
     out = fdir / "x-abl"
