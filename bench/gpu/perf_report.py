@@ -12,8 +12,8 @@ Each step writes its own JSON into --out; a step that fails is recorded as faile
 (nothing finished is lost). report.json gathers every row (what was measured, the ratio, the command, the
 device) and the tokens/s of the forward pass (P1) and of healing (P4) against the measured matmul peak.
 
-    python3 bench/gpu/perf_report.py --model /root/lphome/models/qwen2.5-coder-1.5b --data /root/lpdata \
-        --out /root/runs/perf --lmeval-python python3
+    python3 bench/gpu/perf_report.py --model $LAYERPRUNE_HOME/models/qwen2.5-coder-1.5b --data $LP_DATA \
+        --out $LP_RUNS/perf --lmeval-python python3      # after eval "$(bash bench/gpu/lease.sh env)"
     python3 bench/gpu/perf_report.py --model scratch/smollm2-135m --data ../shared/data --device cpu --quick --out /tmp/perf
 """
 from __future__ import annotations
