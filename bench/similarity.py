@@ -93,7 +93,8 @@ def main(argv=None):
         from transformers import AutoModelForCausalLM
         from layerprune.models import load_config
         torch.manual_seed(0)
-        model = AutoModelForCausalLM.from_config(load_config(src), dtype=getattr(torch, args.dtype))
+        with torch.device(device):  # built where it runs: a 7B shape is not initialised on the host first
+            model = AutoModelForCausalLM.from_config(load_config(src), dtype=getattr(torch, args.dtype))
     else:
         model = load_model(src, dtype=getattr(torch, args.dtype))
     model = model.to(device).eval()
