@@ -9,8 +9,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['LOCK_NAME', 'atomic_path', 'atomic_write_text', 'atomic_dir', 'DamagedFileError', 'read_json', 'FolderLockedError',
-           'lock_folder', 'fingerprint', 'files_fingerprint', 'file_sha256']
+__all__ = ['LOCK_NAME', 'RECORDS', 'atomic_path', 'atomic_write_text', 'atomic_dir', 'DamagedFileError', 'read_json',
+           'FolderLockedError', 'lock_folder', 'fingerprint', 'files_fingerprint', 'file_sha256']
 
 # %% ../nbs/00a_files.ipynb #e950e5a5
 @contextlib.contextmanager
@@ -131,3 +131,6 @@ def file_sha256(path: str | Path, # the file
     with open(path, "rb") as f:
         for b in iter(lambda: f.read(chunk), b""): h.update(b)
     return h.hexdigest()
+
+# %% ../nbs/00a_files.ipynb #c1e0a7d3
+RECORDS = "records"  # the repository's folder of run records, one `records/<run>/` per run

@@ -22,7 +22,7 @@ from .progress import Reporter
 from .check import encode_predictions
 from .similarity import STRATEGIES, UNPRUNED, Distances, Variant, angular_distances, check_block, check_strategy, variant_name
 from .surgery import prune_block
-from .files import atomic_write_text, files_fingerprint, fingerprint, lock_folder, read_json
+from .files import RECORDS, atomic_write_text, files_fingerprint, fingerprint, lock_folder, read_json
 from . import eval as ev
 
 # %% auto #0
@@ -243,7 +243,7 @@ class SweepConfig:
     model: str  # zoo key, hub id or checkpoint directory
     family: str | None = None  # name in tables and figures; default: the zoo key or directory name
     profile: str = "cpu"  # the run's budget: tiny, cpu, gpu or full (`families.BUDGETS`; settings in `PROFILES`)
-    out_dir: str | None = None  # results folder; default figures/<family>
+    out_dir: str | None = None  # results folder; default records/<family> (`RECORDS`)
     strategies: tuple[str, ...] = STRATEGIES  # "similarity" (l*(n)) and/or "deepest" (the simple baseline)
     ns: tuple | None = None  # block sizes: ints, or fractions of L in (0, 1); None: the profile's grid (None there = all)
     heal_ns: tuple | None = None  # which of them to heal too (same forms); () heals none
@@ -284,7 +284,7 @@ class SweepConfig:
                 raise ValueError(f"{k}={v!r} is a string: give numbers, e.g. {k}=(1, 2, 0.25).")
             if isinstance(v, (str, int, float)) and not isinstance(v, bool): setattr(self, k, (v,))
         if self.family is None: self.family = Path(str(self.model)).name.lower()
-        if self.out_dir is None: self.out_dir = str(Path("figures") / self.family)
+        if self.out_dir is None: self.out_dir = str(Path(RECORDS) / self.family)
         self.check_numbers()
         dev = cfg_device(self)  # a device that is not there is refused now, not after the data and the model load
         if self.dtype == "auto": self.dtype = default_dtype(dev)  # what settings record and resume compares

@@ -14,7 +14,7 @@ FIGURES = ["fig1c_distance_curves", "fig4_distance_heatmap", "fig5_metrics_vs_fr
 
 def test_family_notebook_writes_every_figure(tmp_path, smollm2_dir, data_dir):
     ck = tiny_checkpoint(tmp_path / "tiny", smollm2_dir, n_layers=4)
-    out = tmp_path / "figures" / "tiny"
+    out = tmp_path / "records" / "tiny"
     out.mkdir(parents=True)
     pm.execute_notebook(str(ROOT / "figures" / "family.ipynb"), str(out / "family.ipynb"), cwd=str(out), progress_bar=False,
                         parameters=dict(model=str(ck), family="tiny", profile="tiny", out_dir=str(out), data_dir=str(data_dir)))
@@ -44,21 +44,22 @@ def test_figures_command_shows_progress_and_keeps_the_notebook_clean(tmp_path, s
     shown = capsys.readouterr().out
     for stage in ("data:", "model:", "distances:", "point 1/", "heal 1/", "figures:"):
         assert stage in shown, (stage, shown)
-    nb = json.loads((fdir / "tiny" / "family.ipynb").read_text())
+    nb = json.loads((tmp_path / "records" / "tiny" / "family.ipynb").read_text())  # records/ beside the figures folder
     streams = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "stream"]
     assert not [o for o in streams if o["name"] == "stderr"], [("".join(o["text"]))[:200] for o in streams if o["name"] == "stderr"]
 
 
-@pytest.mark.parametrize("record", sorted(p.parent.name for p in (ROOT / "figures").glob("*/family.ipynb")))
+@pytest.mark.parametrize("record", sorted(p.parent.name for p in (ROOT / "records").glob("*/family.ipynb")))
 def test_committed_record_reads_as_a_section(record):
     "Each committed executed notebook shows its figures inline with a caption, a generated reading, and no machine paths or noise."
-    nb = json.loads((ROOT / "figures" / record / "family.ipynb").read_text())
+    nb = json.loads((ROOT / "records" / record / "family.ipynb").read_text())
     outs = [o for c in nb["cells"] for o in c.get("outputs", [])]
     pngs = [o for o in outs if "image/png" in o.get("data", {})]
     texts = ["".join(o.get("data", {}).get("text/markdown", "")) for o in outs]
     assert len(pngs) >= 3, f"{record}: {len(pngs)} inline figures"
     assert sum(t.startswith("*Fig.") for t in texts) == len(pngs), f"{record}: a figure without its caption"
     assert any(t.startswith("- Scale:") for t in texts), f"{record}: no generated reading"
-    raw = (ROOT / "figures" / record / "family.ipynb").read_text()
+    raw = (ROOT / "records" / record / "family.ipynb").read_text()
     for bad in ("/root/", "/work/", "/home/", "Warning", "it/s]"):
         assert bad not in raw, f"{record}: {bad!r} in the executed notebook"
+

@@ -46,7 +46,7 @@ case "$1" in
              > $R/perf.log 2>&1 < /dev/null &
          sleep 15; snapshot ;;
   fam)   # $2 = zoo key, $3 = heal_ns, $4 = heal micro batch; $5 (optional) = heal_ns of a first pass (e.g. [0.6] first)
-         [ -d $R/$2-full ] || [ ! -d figures/$2-full ] || cp -r figures/$2-full $R/  # resume a committed run
+         [ -d $R/$2-full ] || [ ! -d records/$2-full ] || cp -r records/$2-full $R/  # resume a committed run
          setsid nohup bash $0 famrun "${@:2}" > $R/$2-full.log 2>&1 < /dev/null &
          sleep 20; snapshot ;;
   famrun) if [ -n "$5" ]; then figures $2 "$5" $4; fi; figures $2 "$3" $4 ;;
