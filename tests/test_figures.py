@@ -63,3 +63,51 @@ def test_committed_record_reads_as_a_section(record):
     for bad in ("/root/", "/work/", "/home/", "Warning", "it/s]"):
         assert bad not in raw, f"{record}: {bad!r} in the executed notebook"
 
+
+def _committed(folder: str) -> list[Path]:
+    import subprocess
+    out = subprocess.run(["git", "ls-files", folder], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return [ROOT / f for f in out.splitlines()]
+
+
+ABSOLUTE = __import__("re").compile(r"(?<![\w.~$-])/(?:root|home|work|tmp|Users|mnt|opt|scratch|data|var|srv)/")
+
+
+def test_no_committed_record_holds_a_machine_path():
+    "Every committed file under records/ (text, and the metadata of each .npz) names no absolute folder of a machine."
+    import numpy as np
+    files = _committed("records")
+    assert len(files) > 300, len(files)
+    bad = []
+    for f in files:
+        if f.suffix in (".png", ".pdf"): continue
+        if f.suffix == ".npz":
+            with np.load(f, allow_pickle=False) as z:
+                text = " ".join(str(z[k]) for k in z.files if z[k].dtype.kind in "US")
+        else: text = f.read_text()
+        bad += [f"{f.relative_to(ROOT)}: {m.group()}" for m in ABSOLUTE.finditer(text)]
+    assert not bad, bad[:10]
+    assert ABSOLUTE.search('"out_dir": "/root/runs/x"') and not ABSOLUTE.search('"out_dir": "records/x/work/y"')
+
+
+def _sweep_records() -> list[Path]:
+    "Every committed sweep run folder: a config.json beside points/ (the ablations' sub-runs too)."
+    return sorted(f.parent for f in _committed("records") if f.name == "config.json" and (f.parent / "points").is_dir())
+
+
+@pytest.mark.parametrize("run", _sweep_records(), ids=lambda p: str(p.relative_to(ROOT / "records")))
+def test_committed_record_resumes_from_another_folder(run, tmp_path):
+    "A record copied elsewhere, with no data_dir, is accepted for resuming: out_dir and data_dir are never compared."
+    import dataclasses, shutil
+    from layerprune.sweep import ResultsStore, SweepConfig, check_settings
+    saved = json.loads((run / "config.json").read_text())
+    assert saved.get("out_dir") in (None, str(run.relative_to(ROOT))), saved.get("out_dir")  # relative, where it lives
+    fields = {f.name for f in dataclasses.fields(SweepConfig)}
+    cfg = SweepConfig(**{**{k: v for k, v in saved.items() if k in fields}, "out_dir": str(tmp_path / "copy"), "data_dir": None,
+                         "device": "cpu", "progress": False})
+    shutil.copytree(run / "points", tmp_path / "copy" / "points")
+    store = ResultsStore(tmp_path / "copy")
+    assert len(store.rows()) >= 1
+    check_settings(store, cfg)
+    with pytest.raises(ValueError, match="other settings"):
+        check_settings(store, dataclasses.replace(cfg, seed=cfg.seed + 1))  # a result-defining field still counts
