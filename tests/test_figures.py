@@ -26,6 +26,9 @@ def test_family_notebook_writes_every_figure(tmp_path, smollm2_dir, data_dir):
     assert len(df) == 1 + 2 * 3 + 2 and df.healed.sum() == 2  # unpruned + 2 strategies x n=1..3 + healed n=1
     assert df[["mmlu_micro", "boolq", "c4_loss"]].notna().all().all()
     assert len(pd.read_csv(out / "summary.csv")) >= 4
+    settings = [json.loads(s) for s in df.settings]  # no machine folder: out_dir relative to the kernel's folder, data_dir outside it
+    assert {(s["out_dir"], s["data_dir"]) for s in settings} == {(".", None)}, settings[0]
+    assert str(data_dir) not in (out / "config.json").read_text()
     nb = json.loads((out / "family.ipynb").read_text())
     assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
