@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 key=${1:?KEY HEAL_NS MICRO [FIRST_HEAL_NS]}; heal_ns=${2:?HEAL_NS}; micro=${3:?MICRO}; first=${4:-}
-runs=${LP_RUNS:?run eval "\$(bash bench/gpu/lease.sh env)" first}; record=figures/$key-full
+runs=${LP_RUNS:?run eval "\$(bash bench/gpu/lease.sh env)" first}; record=records/$key-full
 [ -d "$runs/$key-full" ] || [ ! -d "$record" ] || cp -r "$record" "$runs/"   # resume the committed run
 params() {  # $1 = heal_ns (JSON list)
   echo "{\"family\": \"$key-full\", \"out_dir\": \"$runs/$key-full\", \"device\": \"${LP_DEVICE:-cuda}\",
