@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Bring a run folder back from the device (`runs.tgz` of `lease.sh wait`) into `records/<run>/`, with no device paths.
+
+    python bench/gpu/import_run.py RUN_DIR records/RUN            # every point, distances, config, heal logs
+    python bench/gpu/import_run.py RUN_DIR records/RUN --unhealed # only the *-raw points (bench/gpu/recompute.sh unhealed)
+
+What it copies: `points/*.json` (all, or the unhealed ones, replacing the record's), `config.json`, `distances.npz` (all
+only), each heal's `work/<point>/{log.csv,metadata.json}` into `healing/<point>/`. Paths are written as the records keep
+them (`files.portable_path`'s rule, decided here for another machine's folders): the run's folder becomes `records/<run>`,
+`data_dir` null, a data file `c4/...` (relative to the data folder), a model `models/<key>` (relative to the layerprune
+home). `results.csv` is rebuilt from the points (`sweep.ResultsStore`); then redraw the record, computing nothing:
+`layerprune figures --family RUN`.
+"""
+from __future__ import annotations
+import argparse, json, re, shutil
+from pathlib import Path
+
+
+def portable_text(text: str, run_dir: str, record: str) -> str:
+    "A device path in `text` as the records write it."
+    text = text.replace(run_dir.rstrip("/"), record)
+    text = re.sub(r'/[^"\s]*?/data/((?:c4|mmlu|boolq|wiki)/[^"\s]*)', r"\1", text)   # data files: relative to the data folder
+    text = re.sub(r'/[^"\s]*?/home/(models/[^"\s/]+)', r"\1", text)                    # models: relative to the layerprune home
+    return text
+
+
+def portable_point(row: dict, run_dir: str, record: str) -> dict:
+    "A point's settings with its folder relative and no data folder."
+    s = json.loads(row["settings"])
+    s["out_dir"], s["data_dir"] = record, None
+    return {**row, "settings": json.dumps(s)}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir", help="the run folder as it came back, e.g. runs/qwen2.5-coder-1.5b-full")
+    p.add_argument("record", help="records/<run>")
+    p.add_argument("--unhealed", action="store_true", help="replace only the unhealed points (keep the record's heals)")
+    a = p.parse_args(argv)
+    src, rec = Path(a.run_dir), Path(a.record)
+    (rec / "points").mkdir(parents=True, exist_ok=True)
+    cfg = json.loads((src / "config.json").read_text())
+    device_dir = cfg["out_dir"]
+    cfg["out_dir"], cfg["data_dir"] = rec.as_posix(), None
+    (rec / "config.json").write_text(json.dumps(cfg, indent=1) + "\n")
+    old = [f for f in (rec / "points").glob("*.json") if not a.unhealed or f.name.endswith("-raw.json")]
+    for f in old: f.unlink()
+    new = [f for f in sorted((src / "points").glob("*.json")) if not a.unhealed or f.name.endswith("-raw.json")]
+    for f in new:
+        row = portable_point(json.loads(f.read_text()), device_dir, rec.as_posix())
+        (rec / "points" / f.name).write_text(json.dumps(row, indent=1))
+    if not a.unhealed:
+        shutil.copy2(src / "distances.npz", rec / "distances.npz")
+        for w in sorted((src / "work").glob("*")):
+            (rec / "healing" / w.name).mkdir(parents=True, exist_ok=True)
+            for name in ("log.csv", "metadata.json"):
+                if (w / name).exists():
+                    (rec / "healing" / w.name / name).write_text(portable_text((w / name).read_text(), device_dir, rec.as_posix()))
+    from layerprune.sweep import ResultsStore
+    (rec / "results.csv").write_text(ResultsStore(rec).table().to_csv(index=False))
+    print(f"{rec}: {len(new)} points from {src} ({len(old)} replaced); redraw: layerprune figures --family {rec.name}")
+
+
+if __name__ == "__main__":
+    main()
