@@ -31,6 +31,16 @@ def portable_point(row: dict, run_dir: str, record: str) -> dict:
     return {**row, "settings": json.dumps(s)}
 
 
+def copy_distances(src: Path, dst: Path) -> None:
+    "distances.npz with its model named by folder name, as `sweep.run_distances` saves it (arrays unchanged)."
+    import numpy as np
+    with np.load(src, allow_pickle=False) as z: arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["metadata"]))
+    meta["model"] = Path(meta["model"]).name
+    arrays["metadata"] = np.array(json.dumps(meta))
+    with open(dst, "wb") as f: np.savez(f, **arrays)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", help="the run folder as it came back, e.g. runs/qwen2.5-coder-1.5b-full")
@@ -50,7 +60,7 @@ def main(argv=None):
         row = portable_point(json.loads(f.read_text()), device_dir, rec.as_posix())
         (rec / "points" / f.name).write_text(json.dumps(row, indent=1))
     if not a.unhealed:
-        shutil.copy2(src / "distances.npz", rec / "distances.npz")
+        copy_distances(src / "distances.npz", rec / "distances.npz")
         for w in sorted((src / "work").glob("*")):
             (rec / "healing" / w.name).mkdir(parents=True, exist_ok=True)
             for name in ("log.csv", "metadata.json"):
