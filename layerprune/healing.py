@@ -943,8 +943,9 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
          **load_kwargs, # for loading the model, e.g. attn_implementation="sdpa"
         ) -> HealResult:
     "Heal a pruned model with (Q)LoRA on the MLP modules (paper App. A.1); resumable, with provenance."
+    # prepare: check the inputs, pack the text, then (locked, seeded) the run at step 0 or at its checkpoint
     config = config or HealConfig()
-    n_proc, rank, device = _data_parallel(accelerator, config, device)
+    _, rank, device = _data_parallel(accelerator, config, device)
     device, out_dir = _device(device), Path(out_dir) if out_dir is not None else None
     if (merge or stop_after or config.checkpoint_every) and out_dir is None:
         raise ValueError("merge, stop_after and checkpoint_every write files: pass out_dir=.")
@@ -964,7 +965,7 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
                         oom_backoff=oom_backoff, tmp=Path(tmp), t_wall=t_wall, **load_kwargs)
         if not resume_run(run, resume) and held_out is not None: run.val_before = validation_loss(run, held_out, "validation before")
         if run.log_path is not None: _write_log(run.log_path, run.log)
-        run.pm.train()
+        run.pm.train()  # train: one optimizer step per iteration, as in nanoGPT's train.py
         bar = tqdm(total=config.steps, initial=run.step, desc="heal", disable=not progress or not run.is_main, dynamic_ncols=True)
         while run.step < config.steps and (stop_after is None or run.step < stop_after):
             t0 = time.perf_counter()
@@ -977,7 +978,7 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
             stopped = ((stop_after is not None and run.step >= stop_after) or term["hit"]) and run.step < config.steps
             if checkpoint_due(run) or stopped: save_run(run)
             if stopped: break
-        bar.close(); run.pm.eval()
+        bar.close(); run.pm.eval()  # finish: validation after, adapter, merge, metadata
         result = finish_run(run, merge, tokenizer)
     if term["hit"] and not result.metadata["completed"]:
         print(f"heal stopped by SIGTERM after step {run.step}: its checkpoint is in {out_dir}; run it again to resume.", file=sys.stderr)
