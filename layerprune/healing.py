@@ -211,13 +211,17 @@ def resolve_source(src: str | Path, # a checkpoint folder or a hub id (org/name)
     raise FileNotFoundError(f"{str(src)!r} is neither a folder nor a hub id (org/name). For a zoo model pass "
                             "layerprune.zoo.resolve_model(key), which fetches it and returns its folder.")
 
-def _device(device) -> torch.device:
+def _device(device: str | torch.device | None, # "cuda", "cuda:1", "cpu"; None = cuda if available
+           ) -> torch.device:
     "`models.resolve_device`, with a GPU's index made explicit (the device the training state is saved from)."
     device = resolve_device(device)
     if device.type == "cuda" and device.index is None: device = torch.device("cuda", torch.cuda.current_device())
     return device
 
-def _compute_dtype(config: HealConfig, device: torch.device) -> torch.dtype:
+def _compute_dtype(config: HealConfig, # its `compute_dtype`, if set, wins
+                   device: torch.device, # where the run computes
+                  ) -> torch.dtype:
+    "The matmul dtype: `config.compute_dtype`, else bf16 on GPU and float32 on CPU."
     if config.compute_dtype: return getattr(torch, config.compute_dtype)
     return torch.bfloat16 if device.type == "cuda" else torch.float32
 
@@ -259,7 +263,12 @@ def save_here(model: PreTrainedModel, # the model to write
     save_model(model, str(path / "model.safetensors"), metadata={"format": "pt"})
     return path
 
-def _prepare(model, config: HealConfig, device: torch.device, tmp: Path | None, load_kwargs: dict) -> tuple[PreTrainedModel, str | None]:
+def _prepare(model: PreTrainedModel | str | Path, # the pruned model, or its checkpoint dir or hub id
+             config: HealConfig, # `quantize`, `dtype`, `compute_dtype` are read
+             device: torch.device, # where the model goes
+             tmp: Path | None, # scratch folder for an in-memory model healed in NF4
+             load_kwargs: dict, # for `load_for_healing`
+            ) -> tuple[PreTrainedModel, str | None]:
     "The base model ready for LoRA, and a full-precision source path for merging (if any)."
     if isinstance(model, (str, Path)):
         src = resolve_source(model)
@@ -358,7 +367,11 @@ def with_residual_match(loss_of: Callable[[torch.Tensor], torch.Tensor], # ids -
     with capture_residual(model, l_star) as got: loss = loss_of(ids)
     return loss, residual_match_loss(got["x"], residual_at(teacher, ids, l_star + n))
 
-def _check_cut(model: nn.Module, teacher: nn.Module, cut) -> tuple[int, int]:
+def _check_cut(model: nn.Module, # the pruned model
+               teacher: nn.Module, # the original model
+               cut: tuple[int, int] | None, # (l*, n) as given to `heal`
+              ) -> tuple[int, int]:
+    "(l*, n), refused unless the teacher has n more layers than the pruned model and l* is inside it."
     if cut is None: raise ValueError("aux_weight > 0 needs cut=(l_star, n), the removed block, and the original model as teacher=.")
     l_star, n = cut
     L, L0 = num_layers(model), num_layers(teacher)
@@ -771,7 +784,9 @@ def _with_oom_backoff(run: Callable[[int], object], # run(micro_batch) -> result
         micro = new
 
 # %% ../nbs/05_healing.ipynb #heal0034
-def _retry_note(run: HealRun, where: str) -> Callable[[int, int], None]:
+def _retry_note(run: HealRun, # the run whose pass is retried
+                where: str, # names the pass, e.g. "step 3" or "validation before"
+               ) -> Callable[[int, int], None]:
     "The `on_retry` of a pass of `run`: drop the unfinished step's gradients and record the retry."
     def note(old: int, new: int):
         run.opt.zero_grad(set_to_none=True)
@@ -788,7 +803,10 @@ def validation_loss(run: HealRun, # the run (its model, micro batch, backoff)
     return loss
 
 # %% ../nbs/05_healing.ipynb #heal0037
-def _data_parallel(accelerator, config: HealConfig, device) -> tuple[int, int, torch.device | None]:
+def _data_parallel(accelerator, # an `accelerate.Accelerator`, or None for one process
+                   config: HealConfig, # its global batch must split over the processes
+                   device: str | torch.device | None, # the device asked for, if any
+                  ) -> tuple[int, int, torch.device | None]:
     "(processes, rank, device) of a data-parallel run through `accelerator`; (1, 0, device) without one."
     if accelerator is None: return 1, 0, device
     kind = str(accelerator.distributed_type).rsplit(".", 1)[-1]
@@ -804,17 +822,23 @@ def _data_parallel(accelerator, config: HealConfig, device) -> tuple[int, int, t
                          f"{config.micro_batch}: choose a micro_batch dividing {config.global_batch // n_proc}.")
     return n_proc, accelerator.process_index, norm(accelerator.device)
 
-def _mean_over_processes(accelerator, *values: float | None) -> tuple[float | None, ...]:
+def _mean_over_processes(accelerator, # the run's `accelerate.Accelerator`
+                         *values: float | None, # this process's values (None: not measured)
+                        ) -> tuple[float | None, ...]:
     "The mean over processes of each value (None stays None), the same on every process."
     t = torch.tensor([0.0 if v is None else v for v in values], dtype=torch.float64, device=accelerator.device)
     return tuple(None if v is None else float(x) for v, x in zip(values, accelerator.reduce(t, "mean").tolist()))
 
-def _gather_objects(accelerator, obj) -> list:
+def _gather_objects(accelerator, # the run's `accelerate.Accelerator`
+                    obj: object, # this process's object (picklable)
+                   ) -> list:
     "`obj` of every process, in rank order."
     from accelerate.utils import gather_object
     return gather_object([obj])
 
-def _wrap_ddp(pm: PeftModel, accelerator):
+def _wrap_ddp(pm: PeftModel, # the LoRA model of this process
+              accelerator, # the run's `accelerate.Accelerator`
+             ) -> tuple[nn.Module, Callable]:
     "The DDP wrapper of `pm` (only the trainable LoRA weights are synchronised) and its no_sync factory."
     frozen = [n for n, p in pm.named_parameters() if not p.requires_grad] + [n for n, _ in pm.named_buffers()]
     torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(pm, frozen)
@@ -877,7 +901,9 @@ class HealResult:
     out_dir: Path | None = None  # output folder, if one was given
 
 @contextlib.contextmanager
-def _seeded(seed: int, deterministic: bool):
+def _seeded(seed: int, # the run's seed
+            deterministic: bool, # also switch torch to deterministic algorithms
+           ):
     "transformers.set_seed, plus enable_full_determinism's torch settings (restored on exit)."
     prev = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
