@@ -372,7 +372,8 @@ def _check_cut(model: nn.Module, # the pruned model
                cut: tuple[int, int] | None, # (l*, n) as given to `heal`
               ) -> tuple[int, int]:
     "(l*, n), refused unless the teacher has n more layers than the pruned model and l* is inside it."
-    if cut is None: raise ValueError("aux_weight > 0 needs cut=(l_star, n), the removed block, and the original model as teacher=.")
+    if cut is None or teacher is None:
+        raise ValueError("aux_weight > 0 needs cut=(l_star, n), the removed block, and the original model as teacher=.")
     l_star, n = cut
     L, L0 = num_layers(model), num_layers(teacher)
     if L0 != L + n or not 0 <= l_star <= L:
@@ -543,7 +544,7 @@ def start_run(model: PreTrainedModel | str | Path, # the pruned model, or its ch
     if any(t is not None and int(t.blocks.max()) >= vocab for t in (text, held_out)):
         raise ValueError(f"Token ids reach past the vocabulary ({vocab}): the blocks were made with another tokenizer.")
     aux = None
-    if config.aux_weight > 0: aux = (teacher.eval(), *_check_cut(base, teacher, cut))
+    if config.aux_weight > 0: aux = (teacher, *_check_cut(base, teacher, cut)); teacher.eval()
     pm = add_lora(base, config)
     if config.quantize == "nf4" and device.type == "cuda" and cdtype == torch.bfloat16: frozen_to(pm, cdtype)
     params = [p for p in pm.parameters() if p.requires_grad]
