@@ -4,10 +4,10 @@
 
 # %% ../nbs/05_healing.ipynb #83a7c84f
 from __future__ import annotations
-import contextlib, copy, csv, gc, hashlib, json, os, platform, random, shutil, signal, tempfile, time, warnings
-from dataclasses import asdict, dataclass, fields
+import contextlib, copy, csv, gc, hashlib, json, os, platform, random, shutil, signal, sys, tempfile, time, warnings
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -28,11 +28,14 @@ from .families import FAMILIES, family_for_size, find_family, healing_settings
 from .files import DamagedFileError, atomic_dir, atomic_path, atomic_write_text, lock_folder
 
 # %% auto #0
-__all__ = ['HealConfig', 'heal_config', 'pack_documents', 'check_disjoint', 'block_order', 'resolve_source', 'is_4bit',
-           'use_training_kernels', 'load_for_healing', 'add_lora', 'lora_module_names', 'capture_residual',
-           'residual_at', 'residual_match_loss', 'mean_token_loss', 'latest_checkpoint', 'save_checkpoint',
-           'load_checkpoint', 'HealResult', 'chunked_lm_loss', 'chunked_loss_parts', 'lm_loss', 'frozen_to',
-           'smaller_micro_batch', 'save_here', 'heal', 'load_adapter', 'merge_adapter']
+__all__ = ['HealConfig', 'heal_config', 'pack_documents', 'check_disjoint', 'HealText', 'heal_text', 'block_order',
+           'resolve_source', 'is_4bit', 'use_training_kernels', 'load_for_healing', 'save_here', 'add_lora',
+           'lora_module_names', 'frozen_to', 'capture_residual', 'residual_at', 'residual_match_loss',
+           'with_residual_match', 'mean_token_loss', 'chunked_lm_loss', 'chunked_loss_parts', 'lm_loss', 'HealRun',
+           'start_run', 'accumulate_gradients', 'log_step', 'run_metadata', 'write_outputs', 'latest_checkpoint',
+           'save_checkpoint', 'load_checkpoint', 'checkpoint_state', 'save_run', 'checkpoint_due', 'resume_run',
+           'smaller_micro_batch', 'validation_loss', 'load_adapter', 'merge_adapter', 'save_adapter', 'HealResult',
+           'train_step', 'finish_run', 'heal']
 
 # %% ../nbs/05_healing.ipynb #829d363d
 @dataclass
@@ -143,6 +146,45 @@ def check_disjoint(train, # healing documents (list of str) or blocks (LongTenso
         raise ValueError(f"{len(common)} evaluation {unit} also appear in the healing text: heal and score on disjoint "
                          "text (split the documents first, e.g. layerprune.data.split_documents).")
 
+# %% ../nbs/05_healing.ipynb #heal0002
+@dataclass
+class HealText:
+    "Healing or evaluation text as token blocks, with what the metadata records of it."
+    data: Sequence[str] | torch.Tensor  # what the caller passed: documents or ready blocks
+    blocks: torch.Tensor  # LongTensor [N, T]
+    n_docs: int | None = None  # documents the blocks came from; None for ready blocks
+    source: dict | None = None  # provenance, e.g. {"source": "c4/en", "split": "train", "role": "heal"}
+
+    @cached_property
+    def digest(self) -> str: return _digest(self.blocks)
+
+    def record(self) -> dict:
+        "Provenance, counts and digests: the metadata's `train_text` / `eval_text`."
+        rec = dict(self.source or {})
+        rec.update(n_docs_given=None if isinstance(self.data, torch.Tensor) else len(self.data), n_docs_used=self.n_docs,
+                   n_blocks=int(self.blocks.shape[0]), block_len=int(self.blocks.shape[1]), tokens=int(self.blocks.numel()),
+                   blocks_sha256=self.digest)
+        if not isinstance(self.data, torch.Tensor): rec["docs_sha256"] = _digest(self.data)
+        return rec
+
+def heal_text(data: Sequence[str] | torch.Tensor, # documents (needs tokenizer) or a LongTensor [N, seq_len]
+              tokenizer=None, # tokenizes documents
+              seq_len: int = 2048, # tokens per block
+              what: str = "Healing", # names the text in errors
+              source: dict | None = None, # provenance, stored in the record
+              any_len: bool = False, # accept ready blocks of another length (evaluation text)
+             ) -> HealText:
+    "The text as blocks: ready blocks checked, documents packed (`pack_documents`)."
+    if isinstance(data, torch.Tensor):
+        if data.dim() != 2 or data.dtype != torch.long:
+            raise ValueError(f"{what} blocks must be a LongTensor [N, seq_len], got {tuple(data.shape)} {data.dtype}.")
+        if not any_len and data.shape[1] != seq_len:
+            raise ValueError(f"{what} blocks have {data.shape[1]} tokens but HealConfig.seq_len is {seq_len}: "
+                             "re-cut the blocks or set seq_len to match.")
+        return HealText(data, data, None, source)
+    if tokenizer is None: raise ValueError(f"{what} text is a list of documents: pass tokenizer= to tokenize it.")
+    return HealText(data, *_pack(data, tokenizer, seq_len), source)
+
 # %% ../nbs/05_healing.ipynb #d9dec218
 @lru_cache(maxsize=4)
 def _epoch_permutation(n_blocks: int, seed: int, epoch: int) -> torch.Tensor:
@@ -169,13 +211,17 @@ def resolve_source(src: str | Path, # a checkpoint folder or a hub id (org/name)
     raise FileNotFoundError(f"{str(src)!r} is neither a folder nor a hub id (org/name). For a zoo model pass "
                             "layerprune.zoo.resolve_model(key), which fetches it and returns its folder.")
 
-def _device(device) -> torch.device:
+def _device(device: str | torch.device | None, # "cuda", "cuda:1", "cpu"; None = cuda if available
+           ) -> torch.device:
     "`models.resolve_device`, with a GPU's index made explicit (the device the training state is saved from)."
     device = resolve_device(device)
     if device.type == "cuda" and device.index is None: device = torch.device("cuda", torch.cuda.current_device())
     return device
 
-def _compute_dtype(config: HealConfig, device: torch.device) -> torch.dtype:
+def _compute_dtype(config: HealConfig, # its `compute_dtype`, if set, wins
+                   device: torch.device, # where the run computes
+                  ) -> torch.dtype:
+    "The matmul dtype: `config.compute_dtype`, else bf16 on GPU and float32 on CPU."
     if config.compute_dtype: return getattr(torch, config.compute_dtype)
     return torch.bfloat16 if device.type == "cuda" else torch.float32
 
@@ -183,6 +229,7 @@ def is_4bit(model: nn.Module) -> bool:
     "Whether `model` was loaded with bitsandbytes 4-bit weights."
     return bool(getattr(model, "is_loaded_in_4bit", False))
 
+# %% ../nbs/05_healing.ipynb #heal0004
 def use_training_kernels(model: nn.Module) -> nn.Module:
     "Make bitsandbytes' 4-bit layers compute the same way in eval as in training (CPU); returns `model`."
     for m in model.modules():
@@ -205,6 +252,39 @@ def load_for_healing(src: str | Path, # checkpoint directory or hub id
     if config.quantize == "nf4": kw.update(load_in_4bit=True, compute_dtype=_compute_dtype(config, device))
     return use_training_kernels(load_model(resolve_source(src), **kw))
 
+# %% ../nbs/05_healing.ipynb #heal0006
+def save_here(model: PreTrainedModel, # the model to write
+              path: Path, # a folder of this process
+             ) -> Path:
+    "Config and safetensors weights of `model` written by THIS process: `save_pretrained` writes only on rank 0 of a distributed run, and each process reloads its own copy for 4-bit healing."
+    from safetensors.torch import save_model
+    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    model.config.save_pretrained(path)
+    save_model(model, str(path / "model.safetensors"), metadata={"format": "pt"})
+    return path
+
+def _prepare(model: PreTrainedModel | str | Path, # the pruned model, or its checkpoint dir or hub id
+             config: HealConfig, # `quantize`, `dtype`, `compute_dtype` are read
+             device: torch.device, # where the model goes
+             tmp: Path | None, # scratch folder for an in-memory model healed in NF4
+             load_kwargs: dict, # for `load_for_healing`
+            ) -> tuple[PreTrainedModel, str | None]:
+    "The base model ready for LoRA, and a full-precision source path for merging (if any)."
+    if isinstance(model, (str, Path)):
+        src = resolve_source(model)
+        return load_for_healing(src, config, device, **load_kwargs), src
+    if isinstance(model, PeftModel): raise TypeError("heal() takes the pruned base model, not a PeftModel: pass model.get_base_model() or a path.")
+    if is_4bit(model):
+        if config.quantize != "nf4": raise ValueError("The model is loaded in 4-bit; heal it with quantize='nf4' or pass the full-precision model.")
+        src = getattr(model, "name_or_path", None)
+        return model, src if src and Path(src).is_dir() else None
+    if config.quantize == "nf4":
+        if tmp is None: raise ValueError("An in-memory model healed in NF4 is saved and reloaded in 4-bit: pass tmp=, a scratch folder.")
+        save_here(model, tmp / "base")
+        return load_for_healing(tmp / "base", config, device, **load_kwargs), str(tmp / "base")
+    return model.to(device), None
+
+# %% ../nbs/05_healing.ipynb #heal0008
 def add_lora(model: PreTrainedModel, # base model (4-bit or full precision); modified in place
              config: HealConfig, # rank, alpha, dropout, targets, seed, gradient_checkpointing
             ) -> PeftModel:
@@ -228,6 +308,15 @@ def lora_module_names(model: PeftModel) -> list[str]:
     "Names (in the base model) of the modules that carry a LoRA adapter."
     base = model.get_base_model()
     return [n for n, m in base.named_modules() if hasattr(m, "lora_A") and len(m.lora_A)]
+
+# %% ../nbs/05_healing.ipynb #c7e1a2f8
+def frozen_to(model: nn.Module, # the peft model (its base is modified in place)
+              dtype: torch.dtype, # the compute dtype, e.g. torch.bfloat16
+             ) -> nn.Module:
+    "Cast the frozen floating-point weights (not the 4-bit ones, not the trainable LoRA weights) to `dtype`; returns `model`."
+    for p in model.parameters():
+        if not p.requires_grad and p.is_floating_point() and p.dtype != dtype: p.data = p.data.to(dtype)
+    return model
 
 # %% ../nbs/05_healing.ipynb #94ed696a
 class _StopForward(Exception): "Raised by a hook to end a forward pass early."
@@ -266,6 +355,32 @@ def residual_match_loss(student_x: torch.Tensor, # x^{l*}(theta) of the pruned m
     "Mean over tokens of || x^{l*+n}(theta_0) - x^{l*}(theta) ||^2 (paper eq. 8 footnote)."
     return (teacher_x.float() - student_x.float()).pow(2).sum(-1).mean()
 
+# %% ../nbs/05_healing.ipynb #heal0010
+def with_residual_match(loss_of: Callable[[torch.Tensor], torch.Tensor], # ids -> the student's LM loss (one forward pass)
+                        model: nn.Module, # the student (pruned, peft-wrapped or not), called by `loss_of`
+                        ids: torch.Tensor, # [B, T] token ids
+                        teacher: nn.Module, # the original model
+                        l_star: int, # first layer of the removed block
+                        n: int, # layers removed
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    "(LM loss, residual-matching loss) of one forward pass of the student: its x^{l*} against the teacher's x^{l*+n}."
+    with capture_residual(model, l_star) as got: loss = loss_of(ids)
+    return loss, residual_match_loss(got["x"], residual_at(teacher, ids, l_star + n))
+
+def _check_cut(model: nn.Module, # the pruned model
+               teacher: nn.Module, # the original model
+               cut: tuple[int, int] | None, # (l*, n) as given to `heal`
+              ) -> tuple[int, int]:
+    "(l*, n), refused unless the teacher has n more layers than the pruned model and l* is inside it."
+    if cut is None or teacher is None:
+        raise ValueError("aux_weight > 0 needs cut=(l_star, n), the removed block, and the original model as teacher=.")
+    l_star, n = cut
+    L, L0 = num_layers(model), num_layers(teacher)
+    if L0 != L + n or not 0 <= l_star <= L:
+        raise ValueError(f"cut={cut} does not fit: the teacher has {L0} layers, the pruned model {L}; "
+                         f"expected teacher layers = pruned layers + n and 0 <= l_star <= {L}.")
+    return l_star, n
+
 # %% ../nbs/05_healing.ipynb #70803262
 def _autocast(device: torch.device, dtype: torch.dtype):
     if device.type == "cuda" and dtype in (torch.bfloat16, torch.float16): return torch.autocast("cuda", dtype=dtype)
@@ -291,128 +406,6 @@ def mean_token_loss(model: nn.Module, # causal LM (peft-wrapped or not)
             total += loss.item() * n; count += n
     finally: model.train(was_training)
     return total / count
-
-# %% ../nbs/05_healing.ipynb #d5f1828b
-_CKPT_PREFIX = "checkpoint-"
-
-def _rng_state() -> dict:
-    return dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state(),
-                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
-
-def _set_rng_state(s: dict) -> None:
-    random.setstate(s["python"]); np.random.set_state(s["numpy"]); torch.set_rng_state(s["torch"])
-    if s["cuda"] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
-
-def latest_checkpoint(out_dir: str | Path) -> Path | None:
-    "The newest complete checkpoint folder in `out_dir`, or None."
-    found = sorted(Path(out_dir).glob(f"{_CKPT_PREFIX}*")) if Path(out_dir).is_dir() else []
-    return found[-1] if found else None
-
-def save_checkpoint(out_dir: str | Path, step: int, state: dict) -> Path:
-    "Write `state` as `out_dir/checkpoint-<step>/state.pt` atomically; remove older checkpoints."
-    out_dir = Path(out_dir)
-    final = out_dir / f"{_CKPT_PREFIX}{step:07d}"
-    with atomic_dir(final) as tmp: torch.save(state, tmp / "state.pt")
-    for old in Path(out_dir).glob(f"{_CKPT_PREFIX}*"):
-        if old != final: shutil.rmtree(old)
-    return final
-
-def load_checkpoint(path: str | Path) -> dict:
-    "The state dict saved by `save_checkpoint` (our own file: unpickled in full); a damaged one raises `DamagedFileError`."
-    try: return torch.load(Path(path) / "state.pt", weights_only=False, map_location="cpu")
-    except FileNotFoundError: raise
-    except Exception as e:
-        raise DamagedFileError(Path(path) / "state.pt", f"{type(e).__name__}: {e}",
-                               f"delete {Path(path).name} to resume from an earlier point (or step 0)") from None
-
-# %% ../nbs/05_healing.ipynb #05a97c6a
-@dataclass
-class HealResult:
-    "What `heal` returns."
-    model: PeftModel  # the adapted model (base + LoRA), in eval mode
-    metadata: dict  # also written to out_dir/metadata.json
-    log: list[dict]  # one row per optimizer step (also out_dir/log.csv)
-    out_dir: Path | None = None  # output folder, if one was given
-
-_LOG_FIELDS = ["step", "loss", "lr", "tokens", "seconds", "grad_norm", "aux_loss"]
-
-def _write_log(path: Path, log: list[dict]) -> None:
-    "Rewrite the whole log.csv atomically (at the start, at each checkpoint, at the end; rows are appended in between)."
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, _LOG_FIELDS); w.writeheader(); w.writerows(log)
-
-@contextlib.contextmanager
-def _on_sigterm(active: bool): # install the handler (main thread, a run with an out_dir)
-    "A dict whose 'hit' turns True when SIGTERM arrives: the loop then checkpoints and `heal` exits with status 143."
-    import threading
-    flag = dict(hit=False)
-    if not active or threading.current_thread() is not threading.main_thread(): yield flag; return
-    def note(signum, frame): flag["hit"] = True
-    prev = signal.signal(signal.SIGTERM, note)
-    try: yield flag
-    finally: signal.signal(signal.SIGTERM, prev)
-_TRAJECTORY_FIELDS = [f.name for f in fields(HealConfig) if f.name not in ("checkpoint_every",)]
-
-def _versions() -> dict:
-    import layerprune
-    v = dict(python=platform.python_version(), torch=torch.__version__, transformers=transformers.__version__,
-             peft=peft.__version__, layerprune=layerprune.__version__)
-    try:
-        import bitsandbytes; v["bitsandbytes"] = bitsandbytes.__version__
-    except ImportError: v["bitsandbytes"] = None
-    return v
-
-def _peak_memory(device: torch.device) -> dict:
-    if device.type == "cuda":
-        return dict(peak_memory_bytes=int(torch.cuda.max_memory_allocated(device)), peak_memory_kind="torch.cuda.max_memory_allocated")
-    import resource
-    return dict(peak_memory_bytes=int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024,
-                peak_memory_kind="ru_maxrss of the process (its lifetime peak, not this run's alone)")
-
-@contextlib.contextmanager
-def _seeded(seed: int, deterministic: bool):
-    "transformers.set_seed, plus enable_full_determinism's torch settings (restored on exit)."
-    prev = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
-            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    transformers.set_seed(seed)
-    if deterministic:
-        # enable_full_determinism(seed) minus CUDA_LAUNCH_BLOCKING=1, which would serialise every kernel launch
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":16:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    try: yield
-    finally:
-        torch.use_deterministic_algorithms(prev[0], warn_only=prev[1])
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = prev[2], prev[3]
-
-def _as_blocks(data, tokenizer, seq_len: int, what: str, any_len: bool = False) -> tuple[torch.Tensor, int | None]:
-    "Blocks and the number of documents they came from (None for ready blocks)."
-    if isinstance(data, torch.Tensor):
-        if data.dim() != 2 or data.dtype != torch.long:
-            raise ValueError(f"{what} blocks must be a LongTensor [N, seq_len], got {tuple(data.shape)} {data.dtype}.")
-        if not any_len and data.shape[1] != seq_len:
-            raise ValueError(f"{what} blocks have {data.shape[1]} tokens but HealConfig.seq_len is {seq_len}: "
-                             "re-cut the blocks or set seq_len to match.")
-        return data, None
-    if tokenizer is None: raise ValueError(f"{what} text is a list of documents: pass tokenizer= to tokenize it.")
-    return _pack(data, tokenizer, seq_len)
-
-def _text_record(data, blocks: torch.Tensor, n_docs: int | None, source: dict | None, digest: str | None = None) -> dict:
-    rec = dict(source or {})
-    rec.update(n_docs_given=None if isinstance(data, torch.Tensor) else len(data), n_docs_used=n_docs,
-               n_blocks=int(blocks.shape[0]), block_len=int(blocks.shape[1]), tokens=int(blocks.numel()),
-               blocks_sha256=digest or _digest(blocks))
-    if not isinstance(data, torch.Tensor): rec["docs_sha256"] = _digest(data)
-    return rec
-
-def _check_cut(model: nn.Module, teacher: nn.Module, cut) -> tuple[int, int]:
-    if cut is None: raise ValueError("aux_weight > 0 needs cut=(l_star, n), the removed block, and the original model as teacher=.")
-    l_star, n = cut
-    L, L0 = num_layers(model), num_layers(teacher)
-    if L0 != L + n or not 0 <= l_star <= L:
-        raise ValueError(f"cut={cut} does not fit: the teacher has {L0} layers, the pruned model {L}; "
-                         f"expected teacher layers = pruned layers + n and 0 <= l_star <= {L}.")
-    return l_star, n
 
 # %% ../nbs/05_healing.ipynb #c7e1a2f1
 class _ChunkedCE(torch.autograd.Function):
@@ -481,46 +474,291 @@ def lm_loss(model: nn.Module, # the causal LM (peft-wrapped or not)
     dec, head = parts
     return chunked_lm_loss(dec(input_ids=ids, use_cache=False).last_hidden_state, head.weight, ids, compute_dtype)
 
-# %% ../nbs/05_healing.ipynb #c7e1a2f8
-def frozen_to(model: nn.Module, # the peft model (its base is modified in place)
-              dtype: torch.dtype, # the compute dtype, e.g. torch.bfloat16
-             ) -> nn.Module:
-    "Cast the frozen floating-point weights (not the 4-bit ones, not the trainable LoRA weights) to `dtype`; returns `model`."
-    for p in model.parameters():
-        if not p.requires_grad and p.is_floating_point() and p.dtype != dtype: p.data = p.data.to(dtype)
-    return model
+# %% ../nbs/05_healing.ipynb #heal0013
+@dataclass
+class HealRun:
+    "One healing run: its model, optimizer and text, where it stands, and where it writes."
+    config: HealConfig  # the settings
+    pm: PeftModel  # base + LoRA
+    opt: torch.optim.Optimizer  # AdamW over the LoRA weights
+    sched: torch.optim.lr_scheduler.LRScheduler  # cosine with warm-up, one step per optimizer step
+    params: list[nn.Parameter]  # the trainable (LoRA) weights
+    text: HealText  # the healing text
+    held_out: HealText | None = None  # the evaluation text
+    device: torch.device = torch.device("cpu")  # where this process computes
+    cdtype: torch.dtype = torch.float32  # compute dtype of the matmuls
+    forward: nn.Module | None = None  # what a step calls: `pm`, or its DDP wrapper
+    no_sync: Callable | None = None  # DDP: context factory deferring the all-reduce
+    accelerator: object = None  # `accelerate.Accelerator` of a data-parallel run; None = one process
+    aux: tuple[nn.Module, int, int] | None = None  # (teacher, l*, n) when the auxiliary loss is on
+    cut: tuple[int, int] | None = None  # the cut as given (metadata)
+    out_dir: Path | None = None  # output folder
+    base_src: str | None = None  # full-precision source of the base, for merging
+    source: str | None = None  # the model's path as given (metadata)
+    step: int = 0  # optimizer steps done
+    pos: int = 0  # blocks consumed from the stream
+    log: list[dict] = field(default_factory=list)  # one row per step
+    val_before: float | None = None  # validation loss before healing
+    resumed_from: int | None = None  # the checkpoint's step, when resumed
+    prior: dict = field(default_factory=lambda: dict(train_seconds=0.0, wall_seconds=0.0, peak_memory_bytes=0))  # of earlier calls
+    train_seconds: float = 0.0  # time in training steps, earlier calls included
+    micro: int = 0  # current micro batch (0: the config's)
+    backoff: bool = True  # back off on out-of-memory
+    backoffs: list[dict] = field(default_factory=list)  # the retries so far
+    t_wall: float = field(default_factory=time.perf_counter)  # when this call started
 
-# %% ../nbs/05_healing.ipynb #bde64e91
-def _accumulate_gradients(pm: PeftModel, blocks: torch.Tensor, config: HealConfig, device: torch.device, cdtype,
-                          teacher: nn.Module | None, l_star: int | None, n: int | None,
-                          accumulation: int | None = None, # micro batches per step in this process; None = config.accumulation
-                          forward: nn.Module | None = None, # the module to call (the DDP wrapper of `pm`); None = pm
-                          no_sync: Callable | None = None, # DDP: context factory that defers the gradient all-reduce
-                          micro_batch: int | None = None, # sequences per forward pass; None = config.micro_batch
-                         ) -> tuple[float, float | None]:
-    "Forward/backward one global batch (this process's slice of it) in micro batches; the mean LM loss and mean aux loss (None when off)."
-    acc, forward = accumulation or config.accumulation, forward or pm
+    def __post_init__(self):
+        self.forward, self.micro = self.forward or self.pm, self.micro or self.config.micro_batch
+
+    @property
+    def n_proc(self) -> int: return 1 if self.accelerator is None else self.accelerator.num_processes
+    @property
+    def rank(self) -> int: return 0 if self.accelerator is None else self.accelerator.process_index
+    @property
+    def local(self) -> int: return self.config.global_batch // self.n_proc  # sequences per step in this process
+    @property
+    def is_main(self) -> bool: return self.rank == 0
+    @property
+    def log_path(self) -> Path | None: return self.out_dir / "log.csv" if self.out_dir is not None and self.is_main else None
+
+# %% ../nbs/05_healing.ipynb #heal0014
+def start_run(model: PreTrainedModel | str | Path, # the pruned model, or its checkpoint dir or hub id
+              config: HealConfig, # the settings
+              text: HealText, # the healing text
+              held_out: HealText | None = None, # the evaluation text
+              device=None, # None = cuda if available; under DDP the accelerator's (`_data_parallel` checks and gives it)
+              accelerator=None, # an `accelerate.Accelerator`: DDP over its processes; None = this process alone
+              out_dir: Path | None = None, # output folder
+              *,
+              teacher: nn.Module | None = None, # the original model, for the auxiliary loss
+              cut: tuple[int, int] | None = None, # (l*, n): the block removed
+              oom_backoff: bool = True, # back off on CUDA out-of-memory (one process only)
+              tmp: Path | None = None, # scratch folder: an in-memory model healed in NF4 is saved there and reloaded
+              t_wall: float | None = None, # when the call started (time.perf_counter); None = now
+              **load_kwargs, # for loading the model
+             ) -> HealRun:
+    "The run at step 0: the base with LoRA, AdamW and the schedule (`resume_run` may move it on)."
+    device = _device(device); cdtype = _compute_dtype(config, device)
+    base, base_src = _prepare(model, config, device, tmp, load_kwargs)
+    vocab = base.config.vocab_size
+    if any(t is not None and int(t.blocks.max()) >= vocab for t in (text, held_out)):
+        raise ValueError(f"Token ids reach past the vocabulary ({vocab}): the blocks were made with another tokenizer.")
+    aux = None
+    if config.aux_weight > 0: aux = (teacher, *_check_cut(base, teacher, cut)); teacher.eval()
+    pm = add_lora(base, config)
+    if config.quantize == "nf4" and device.type == "cuda" and cdtype == torch.bfloat16: frozen_to(pm, cdtype)
+    params = [p for p in pm.parameters() if p.requires_grad]
+    forward, no_sync, n_proc = pm, None, 1 if accelerator is None else accelerator.num_processes
+    if n_proc > 1:
+        forward, no_sync = _wrap_ddp(pm, accelerator)
+        rank = accelerator.process_index
+        if rank: torch.manual_seed(config.seed + 7919 * rank)  # every process draws its own dropout masks
+    opt = torch.optim.AdamW(params, lr=config.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=config.weight_decay,
+                            fused=device.type == "cuda")
+    sched = get_cosine_schedule_with_warmup(opt, config.warmup_steps, config.steps)
+    return HealRun(config, pm, opt, sched, params, text, held_out, device, cdtype, forward, no_sync, accelerator,
+                   aux, cut, out_dir, base_src, base_src if isinstance(model, (str, Path)) else None,
+                   backoff=oom_backoff and n_proc == 1, t_wall=time.perf_counter() if t_wall is None else t_wall)
+
+# %% ../nbs/05_healing.ipynb #heal0017
+def accumulate_gradients(run: HealRun, # the run: its model, compute dtype, auxiliary loss, DDP wrapper
+                         blocks: torch.Tensor, # this process's slice of the global batch, [local, T]
+                         micro_batch: int, # sequences per forward pass (it divides len(blocks))
+                        ) -> tuple[float, float | None]:
+    "Forward and backward `blocks` in micro batches, leaving the gradient of their mean loss; (mean LM loss, mean aux loss or None)."
+    pm, forward, cfg = run.pm, run.forward, run.config
     # one process: the chunked loss (no [micro, T, V] logits); DDP: through its wrapper, the model's own loss
-    loss_of = (lambda ids: lm_loss(pm, ids, cdtype)) if forward is pm else (lambda ids: forward(input_ids=ids, labels=ids, use_cache=False).loss)
-    loss_sum = aux_sum = 0.0
-    micro = blocks.split(micro_batch or config.micro_batch)
+    loss_of = (lambda ids: lm_loss(pm, ids, run.cdtype)) if forward is pm else (lambda ids: forward(input_ids=ids, labels=ids, use_cache=False).loss)
+    micro = blocks.split(micro_batch)
+    acc, loss_sum, aux_sum = len(micro), 0.0, 0.0
     for i, ids in enumerate(micro):
-        ids = ids.to(device)
+        ids = ids.to(run.device)
         # data parallel: all-reduce the gradients once, in the backward pass of the last micro batch
-        with no_sync() if no_sync is not None and i < len(micro) - 1 else contextlib.nullcontext():
+        with run.no_sync() if run.no_sync is not None and i < acc - 1 else contextlib.nullcontext():
             # keep only the loss: holding the model output would keep its logits ([micro, T, V]) alive through
             # the backward pass and the next forward (the loss's graph does not need them)
-            with _autocast(device, cdtype):
-                if l_star is None: loss = loss_of(ids)
-                else:
-                    with capture_residual(pm, l_star) as got: loss = loss_of(ids)
-                    aux = residual_match_loss(got["x"], residual_at(teacher, ids, l_star + n))
-            total = loss if l_star is None else loss + config.aux_weight * aux
+            with _autocast(run.device, run.cdtype):
+                loss, aux = (loss_of(ids), None) if run.aux is None else with_residual_match(loss_of, pm, ids, *run.aux)
+            total = loss if aux is None else loss + cfg.aux_weight * aux
             (total / acc).backward()
         loss_sum += loss.item()
-        if l_star is not None: aux_sum += aux.item()
-    return loss_sum / acc, None if l_star is None else aux_sum / acc
+        if aux is not None: aux_sum += aux.item()
+    return loss_sum / acc, None if run.aux is None else aux_sum / acc
 
+# %% ../nbs/05_healing.ipynb #heal0021
+_LOG_FIELDS = ["step", "loss", "lr", "tokens", "seconds", "grad_norm", "aux_loss"]
+
+def _write_log(path: Path, log: list[dict]) -> None:
+    "Rewrite the whole log.csv atomically (at the start, at each checkpoint, at the end; rows are appended in between)."
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, _LOG_FIELDS); w.writeheader(); w.writerows(log)
+
+def log_step(run: HealRun, # the run, just after its optimizer step
+             lr: float, # the learning rate the step used
+             loss: float, # mean LM loss of the step
+             aux: float | None, # mean auxiliary loss, None when off
+             grad_norm: float, # gradient norm before clipping
+             seconds: float, # time the step took
+            ) -> dict:
+    "Append the step's row to the run's log (and to log.csv); the row."
+    run.train_seconds += seconds
+    row = dict(step=run.step, loss=loss, lr=lr, tokens=run.pos * run.config.seq_len, seconds=round(run.train_seconds, 4),
+               grad_norm=grad_norm, aux_loss="" if aux is None else aux)
+    run.log.append(row)
+    if run.log_path is not None:
+        with open(run.log_path, "a", newline="") as f: csv.DictWriter(f, _LOG_FIELDS).writerow(row)
+    return row
+
+# %% ../nbs/05_healing.ipynb #heal0022
+def _versions() -> dict:
+    import layerprune
+    v = dict(python=platform.python_version(), torch=torch.__version__, transformers=transformers.__version__,
+             peft=peft.__version__, layerprune=layerprune.__version__)
+    try:
+        import bitsandbytes; v["bitsandbytes"] = bitsandbytes.__version__
+    except ImportError: v["bitsandbytes"] = None
+    return v
+
+def _peak_memory(device: torch.device) -> dict:
+    if device.type == "cuda":
+        return dict(peak_memory_bytes=int(torch.cuda.max_memory_allocated(device)), peak_memory_kind="torch.cuda.max_memory_allocated")
+    import resource
+    return dict(peak_memory_bytes=int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024,
+                peak_memory_kind="ru_maxrss of the process (its lifetime peak, not this run's alone)")
+
+# %% ../nbs/05_healing.ipynb #heal0023
+def run_metadata(run: HealRun, # the run, after its loop
+                 completed: bool, # all steps done
+                 val_after: float | None = None, # validation loss after healing
+                 adapter_dir: Path | None = None, # where the adapter was written
+                 merged_dir: Path | None = None, # where the merged checkpoint was written
+                ) -> dict:
+    "What `metadata.json` holds of a run (see the prose above)."
+    cfg, base, tokens = run.config, run.pm.get_base_model(), run.pos * run.config.seq_len
+    peak = _peak_memory(run.device)
+    return dict(
+        completed=completed, steps_done=run.step, resumed_from_step=run.resumed_from, config=asdict(cfg),
+        model=dict(source=run.source, model_type=base.config.model_type, num_layers=num_layers(base),
+                   vocab_size=base.config.vocab_size, quantized=cfg.quantize, pruning=getattr(base.config, "layerprune", None),
+                   lora_modules=lora_module_names(run.pm), trainable_params=sum(p.numel() for p in run.params),
+                   total_params=sum(p.numel() for p in run.pm.parameters())),
+        train_text=run.text.record(), eval_text=None if run.held_out is None else run.held_out.record(),
+        tokens_seen=tokens, epochs=run.pos / len(run.text.blocks),
+        val_loss_before=run.val_before, val_loss_after=val_after, val_loss_unit="nats/token (mean next-token cross-entropy)",
+        aux=dict(weight=cfg.aux_weight, cut=list(run.cut) if run.cut is not None else None),
+        train_seconds=run.train_seconds, tokens_per_s=tokens / run.train_seconds if run.train_seconds else None,
+        wall_seconds=run.prior["wall_seconds"] + time.perf_counter() - run.t_wall,
+        peak_memory_bytes=max(run.prior["peak_memory_bytes"], peak["peak_memory_bytes"]), peak_memory_kind=peak["peak_memory_kind"],
+        micro_batch_used=run.micro, oom_backoffs=run.backoffs, device=str(run.device), processes=run.n_proc,
+        compute_dtype=str(run.cdtype).replace("torch.", ""),
+        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), versions=_versions(),
+        adapter_dir=str(adapter_dir) if adapter_dir else None, merged_dir=str(merged_dir) if merged_dir else None,
+        log_csv=str(run.log_path) if run.log_path else None)
+
+def write_outputs(run: HealRun, # the run, with an output folder, in the main process
+                  meta: dict, # its `run_metadata`
+                 ) -> None:
+    "Write log.csv and metadata.json atomically; remove the checkpoints once the run is complete."
+    _write_log(run.log_path, run.log)
+    atomic_write_text(run.out_dir / "metadata.json", json.dumps(meta, indent=1, default=str))
+    if meta["completed"]:
+        for old in run.out_dir.glob(f"{_CKPT_PREFIX}*"): shutil.rmtree(old)
+
+# %% ../nbs/05_healing.ipynb #d5f1828b
+_CKPT_PREFIX = "checkpoint-"
+
+def _rng_state() -> dict:
+    return dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state(),
+                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+
+def _set_rng_state(s: dict) -> None:
+    random.setstate(s["python"]); np.random.set_state(s["numpy"]); torch.set_rng_state(s["torch"])
+    if s["cuda"] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
+
+def latest_checkpoint(out_dir: str | Path) -> Path | None:
+    "The newest complete checkpoint folder in `out_dir`, or None."
+    found = sorted(Path(out_dir).glob(f"{_CKPT_PREFIX}*")) if Path(out_dir).is_dir() else []
+    return found[-1] if found else None
+
+def save_checkpoint(out_dir: str | Path, step: int, state: dict) -> Path:
+    "Write `state` as `out_dir/checkpoint-<step>/state.pt` atomically; remove older checkpoints."
+    out_dir = Path(out_dir)
+    final = out_dir / f"{_CKPT_PREFIX}{step:07d}"
+    with atomic_dir(final) as tmp: torch.save(state, tmp / "state.pt")
+    for old in Path(out_dir).glob(f"{_CKPT_PREFIX}*"):
+        if old != final: shutil.rmtree(old)
+    return final
+
+def load_checkpoint(path: str | Path) -> dict:
+    "The state dict saved by `save_checkpoint` (our own file: unpickled in full); a damaged one raises `DamagedFileError`."
+    try: return torch.load(Path(path) / "state.pt", weights_only=False, map_location="cpu")
+    except FileNotFoundError: raise
+    except Exception as e:
+        raise DamagedFileError(Path(path) / "state.pt", f"{type(e).__name__}: {e}",
+                               f"delete {Path(path).name} to resume from an earlier point (or step 0)") from None
+
+# %% ../nbs/05_healing.ipynb #heal0026
+def checkpoint_state(run: HealRun) -> dict:
+    "Everything a resumed run needs to retrace `run`: adapter, AdamW, schedule, RNG states, stream position, log."
+    wall = run.prior["wall_seconds"] + time.perf_counter() - run.t_wall
+    peak = max(run.prior["peak_memory_bytes"], _peak_memory(run.device)["peak_memory_bytes"])
+    rng = _rng_state()
+    return dict(adapter=get_peft_model_state_dict(run.pm), optimizer=run.opt.state_dict(), scheduler=run.sched.state_dict(),
+                rng=rng, rng_by_rank=_gather_objects(run.accelerator, rng) if run.n_proc > 1 else None,
+                step=run.step, position=run.pos, log=list(run.log), val_loss_before=run.val_before,
+                config=asdict(run.config), train_blocks_sha256=run.text.digest,
+                prior=dict(train_seconds=run.train_seconds, wall_seconds=wall, peak_memory_bytes=peak))
+
+def save_run(run: HealRun) -> None:
+    "Checkpoint `run` into its output folder, with the log so far."
+    st = checkpoint_state(run)
+    if run.is_main: save_checkpoint(run.out_dir, run.step, st); _write_log(run.log_path, run.log)
+    if run.n_proc > 1: run.accelerator.wait_for_everyone()
+
+def checkpoint_due(run: HealRun) -> bool:
+    "Whether the step just done is on the checkpoint schedule (`HealConfig.checkpoint_interval`; never the last step)."
+    every = run.config.checkpoint_interval if run.out_dir is not None else 0
+    return bool(every) and run.step % every == 0 and run.step < run.config.steps
+
+# %% ../nbs/05_healing.ipynb #heal0027
+_TRAJECTORY_FIELDS = [f.name for f in fields(HealConfig) if f.name not in ("checkpoint_every",)]
+
+def resume_run(run: HealRun, # a run at step 0 (`start_run`)
+               resume: bool = True, # False: delete the old checkpoints and start over
+              ) -> bool:
+    "Move `run` on to the newest checkpoint of its output folder; False when there is none (a fresh start)."
+    ckpt = latest_checkpoint(run.out_dir) if run.out_dir is not None else None
+    if ckpt is not None and not resume:
+        if run.is_main:
+            for old in run.out_dir.glob(f"{_CKPT_PREFIX}*"): shutil.rmtree(old)
+        ckpt = None
+    if ckpt is None: return False
+    st = load_checkpoint(ckpt)
+    changed = [k for k in _TRAJECTORY_FIELDS if st["config"].get(k) != asdict(run.config).get(k)]
+    if changed or st["train_blocks_sha256"] != run.text.digest:
+        what = f"config fields {changed}" if changed else "the healing text"
+        raise ValueError(f"{ckpt} was written with different {what}: use another out_dir, or resume=False to start over.")
+    set_peft_model_state_dict(run.pm, st["adapter"])
+    run.opt.load_state_dict(st["optimizer"]); run.sched.load_state_dict(st["scheduler"])
+    run.step, run.pos, run.log, run.val_before, run.prior = st["step"], st["position"], st["log"], st["val_loss_before"], st["prior"]
+    run.train_seconds, run.resumed_from = run.prior["train_seconds"], run.step
+    rngs = st.get("rng_by_rank") or [st["rng"]]
+    _set_rng_state(rngs[run.rank] if run.rank < len(rngs) else st["rng"])
+    return True
+
+# %% ../nbs/05_healing.ipynb #heal0030
+@contextlib.contextmanager
+def _on_sigterm(active: bool): # install the handler (main thread, a run with an out_dir)
+    "A dict whose 'hit' turns True when SIGTERM arrives: the loop then checkpoints and `heal` exits with status 143."
+    import threading
+    flag = dict(hit=False)
+    if not active or threading.current_thread() is not threading.main_thread(): yield flag; return
+    def note(signum, frame): flag["hit"] = True
+    prev = signal.signal(signal.SIGTERM, note)
+    try: yield flag
+    finally: signal.signal(signal.SIGTERM, prev)
+
+# %% ../nbs/05_healing.ipynb #heal0033
 def smaller_micro_batch(micro: int, # the micro batch that did not fit
                         total: int, # sequences the micro batches must split evenly (this process's global batch)
                        ) -> int:
@@ -546,7 +784,30 @@ def _with_oom_backoff(run: Callable[[int], object], # run(micro_batch) -> result
         if torch.cuda.is_available(): torch.cuda.empty_cache()
         micro = new
 
-def _data_parallel(accelerator, config: HealConfig, device) -> tuple[int, int, torch.device | None]:
+# %% ../nbs/05_healing.ipynb #heal0034
+def _retry_note(run: HealRun, # the run whose pass is retried
+                where: str, # names the pass, e.g. "step 3" or "validation before"
+               ) -> Callable[[int, int], None]:
+    "The `on_retry` of a pass of `run`: drop the unfinished step's gradients and record the retry."
+    def note(old: int, new: int):
+        run.opt.zero_grad(set_to_none=True)
+        run.backoffs.append(dict(where=where, micro_batch=old, retried_with=new))
+    return note
+
+def validation_loss(run: HealRun, # the run (its model, micro batch, backoff)
+                    held_out: HealText, # the evaluation text
+                    where: str, # names the pass in `oom_backoffs`, e.g. "validation before"
+                   ) -> float:
+    "`mean_token_loss` of the run's model on `held_out`, with the out-of-memory backoff."
+    loss, run.micro = _with_oom_backoff(lambda m: mean_token_loss(run.pm, held_out.blocks, m, run.cdtype), run.micro,
+                                        run.local, run.backoff, _retry_note(run, where))
+    return loss
+
+# %% ../nbs/05_healing.ipynb #heal0037
+def _data_parallel(accelerator, # an `accelerate.Accelerator`, or None for one process
+                   config: HealConfig, # its global batch must split over the processes
+                   device: str | torch.device | None, # the device asked for, if any
+                  ) -> tuple[int, int, torch.device | None]:
     "(processes, rank, device) of a data-parallel run through `accelerator`; (1, 0, device) without one."
     if accelerator is None: return 1, 0, device
     kind = str(accelerator.distributed_type).rsplit(".", 1)[-1]
@@ -562,234 +823,28 @@ def _data_parallel(accelerator, config: HealConfig, device) -> tuple[int, int, t
                          f"{config.micro_batch}: choose a micro_batch dividing {config.global_batch // n_proc}.")
     return n_proc, accelerator.process_index, norm(accelerator.device)
 
-def _mean_over_processes(accelerator, *values: float | None) -> tuple[float | None, ...]:
+def _mean_over_processes(accelerator, # the run's `accelerate.Accelerator`
+                         *values: float | None, # this process's values (None: not measured)
+                        ) -> tuple[float | None, ...]:
     "The mean over processes of each value (None stays None), the same on every process."
     t = torch.tensor([0.0 if v is None else v for v in values], dtype=torch.float64, device=accelerator.device)
     return tuple(None if v is None else float(x) for v, x in zip(values, accelerator.reduce(t, "mean").tolist()))
 
-def _gather_objects(accelerator, obj) -> list:
+def _gather_objects(accelerator, # the run's `accelerate.Accelerator`
+                    obj: object, # this process's object (picklable)
+                   ) -> list:
     "`obj` of every process, in rank order."
     from accelerate.utils import gather_object
     return gather_object([obj])
 
-def _wrap_ddp(pm: PeftModel, accelerator):
+def _wrap_ddp(pm: PeftModel, # the LoRA model of this process
+              accelerator, # the run's `accelerate.Accelerator`
+             ) -> tuple[nn.Module, Callable]:
     "The DDP wrapper of `pm` (only the trainable LoRA weights are synchronised) and its no_sync factory."
     frozen = [n for n, p in pm.named_parameters() if not p.requires_grad] + [n for n, _ in pm.named_buffers()]
     torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(pm, frozen)
     ddp = accelerator.prepare_model(pm)
     return ddp, (lambda: accelerator.no_sync(ddp))
-
-def save_here(model: PreTrainedModel, # the model to write
-              path: Path, # a folder of this process
-             ) -> Path:
-    "Config and safetensors weights of `model` written by THIS process: `save_pretrained` writes only on rank 0 of a distributed run, and each process reloads its own copy for 4-bit healing."
-    from safetensors.torch import save_model
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    model.config.save_pretrained(path)
-    save_model(model, str(path / "model.safetensors"), metadata={"format": "pt"})
-    return path
-
-def _prepare(model, config: HealConfig, device: torch.device, tmp: Path, load_kwargs: dict) -> tuple[PreTrainedModel, str | None]:
-    "The base model ready for LoRA, and a full-precision source path for merging (if any)."
-    if isinstance(model, (str, Path)):
-        src = resolve_source(model)
-        return load_for_healing(src, config, device, **load_kwargs), src
-    if isinstance(model, PeftModel): raise TypeError("heal() takes the pruned base model, not a PeftModel: pass model.get_base_model() or a path.")
-    if is_4bit(model):
-        if config.quantize != "nf4": raise ValueError("The model is loaded in 4-bit; heal it with quantize='nf4' or pass the full-precision model.")
-        src = getattr(model, "name_or_path", None)
-        return model, src if src and Path(src).is_dir() else None
-    if config.quantize == "nf4":
-        save_here(model, tmp / "base")
-        return load_for_healing(tmp / "base", config, device, **load_kwargs), str(tmp / "base")
-    return model.to(device), None
-
-def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint dir or hub id
-         train: Sequence[str] | torch.Tensor, # healing text: documents (needs tokenizer) or LongTensor [N, seq_len]
-         config: HealConfig | None = None, # settings; see `heal_config`
-         tokenizer=None, # tokenizes document lists; loaded from `model` if it is a path and texts are given
-         eval_data: Sequence[str] | torch.Tensor | None = None, # held-out text for the validation loss before/after
-         out_dir: str | Path | None = None, # adapter, merged model, log.csv, metadata.json, checkpoints
-         *,
-         train_source: dict | None = None, # provenance of the healing text, e.g. {"source": "c4/en", "split": "train", "role": "heal"}
-         eval_source: dict | None = None, # provenance of the evaluation text
-         teacher: nn.Module | None = None, # the original (unpruned) model, for the auxiliary loss
-         cut: tuple[int, int] | None = None, # (l_star, n): the block removed, for the auxiliary loss
-         merge: bool = False, # also write a merged full-precision checkpoint to out_dir/merged
-         resume: bool = True, # continue from the newest checkpoint in out_dir if there is one
-         stop_after: int | None = None, # stop (and checkpoint) once this global step is done
-         callback: Callable[[int, dict], None] | None = None, # called after each step with (step, log row)
-         device=None, # None = cuda if available
-         progress: bool = True, # show a progress bar
-         accelerator=None, # an `accelerate.Accelerator`: data parallel over its processes (DDP); None = this process alone
-         oom_backoff: bool = True, # on CUDA out-of-memory, redo the pass with a smaller micro batch (one process only)
-         **load_kwargs, # for loading the model, e.g. attn_implementation="sdpa"
-        ) -> HealResult:
-    "Heal a pruned model with (Q)LoRA on the MLP modules (paper App. A.1); resumable, with provenance."
-    config = config or HealConfig()
-    n_proc, rank, device = _data_parallel(accelerator, config, device)
-    is_main, local = rank == 0, config.global_batch // n_proc
-    device = _device(device)
-    out_dir = Path(out_dir) if out_dir is not None else None
-    if (merge or stop_after or config.checkpoint_every) and out_dir is None:
-        raise ValueError("merge, stop_after and checkpoint_every write files: pass out_dir=.")
-    if config.aux_weight > 0 and teacher is None: raise ValueError("aux_weight > 0 needs teacher= (the original model) and cut=(l_star, n).")
-    texts_given = any(d is not None and not isinstance(d, torch.Tensor) for d in (train, eval_data))
-    if tokenizer is None and isinstance(model, (str, Path)) and texts_given:
-        tokenizer = load_tokenizer(resolve_source(model))
-    train_blocks, train_docs = _as_blocks(train, tokenizer, config.seq_len, "Healing")
-    eval_blocks, eval_docs = (None, None) if eval_data is None else _as_blocks(eval_data, tokenizer, config.seq_len, "Evaluation", any_len=True)
-    if eval_data is not None: check_disjoint(train, eval_data)
-    train_digest = _digest(train_blocks)
-    t_wall = time.perf_counter()
-    if device.type == "cuda": torch.cuda.reset_peak_memory_stats(device)
-    cdtype = _compute_dtype(config, device)
-
-    writes = out_dir is not None and is_main
-    with (lock_folder(out_dir, "heal") if writes else contextlib.nullcontext(), _on_sigterm(out_dir is not None) as term,
-          tempfile.TemporaryDirectory(prefix="layerprune-heal-") as tmp, _seeded(config.seed, config.deterministic)):
-        base, base_src = _prepare(model, config, device, Path(tmp), load_kwargs)
-        vocab = base.config.vocab_size
-        if int(train_blocks.max()) >= vocab or (eval_blocks is not None and int(eval_blocks.max()) >= vocab):
-            raise ValueError(f"Token ids reach past the vocabulary ({vocab}): the blocks were made with another tokenizer.")
-        l_star = n_cut = None
-        if config.aux_weight > 0: l_star, n_cut = _check_cut(base, teacher.eval(), cut)
-        pm = add_lora(base, config)
-        if config.quantize == "nf4" and device.type == "cuda" and cdtype == torch.bfloat16: frozen_to(pm, cdtype)
-        params = [p for p in pm.parameters() if p.requires_grad]
-        forward, no_sync = pm, None
-        if n_proc > 1:
-            forward, no_sync = _wrap_ddp(pm, accelerator)
-            if rank: torch.manual_seed(config.seed + 7919 * rank)  # every process draws its own dropout masks
-        opt = torch.optim.AdamW(params, lr=config.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=config.weight_decay,
-                                fused=device.type == "cuda")
-        sched = get_cosine_schedule_with_warmup(opt, config.warmup_steps, config.steps)
-
-        step, pos, log, prior = 0, 0, [], dict(train_seconds=0.0, wall_seconds=0.0, peak_memory_bytes=0)
-        val_before, resumed_from = None, None
-        micro, backoffs, backoff = config.micro_batch, [], oom_backoff and n_proc == 1
-        def retried(where: str) -> Callable[[int, int], None]:
-            def note(old: int, new: int):
-                opt.zero_grad(set_to_none=True)  # drop the gradients of the unfinished step
-                backoffs.append(dict(where=where, micro_batch=old, retried_with=new))
-            return note
-        ckpt = latest_checkpoint(out_dir) if out_dir is not None else None
-        if ckpt is not None and not resume:
-            if is_main:
-                for old in out_dir.glob(f"{_CKPT_PREFIX}*"): shutil.rmtree(old)
-            ckpt = None
-        if ckpt is not None:
-            st = load_checkpoint(ckpt)
-            changed = [k for k in _TRAJECTORY_FIELDS if st["config"].get(k) != asdict(config).get(k)]
-            if changed or st["train_blocks_sha256"] != train_digest:
-                what = f"config fields {changed}" if changed else "the healing text"
-                raise ValueError(f"{ckpt} was written with different {what}: use another out_dir, or resume=False to start over.")
-            set_peft_model_state_dict(pm, st["adapter"])
-            opt.load_state_dict(st["optimizer"]); sched.load_state_dict(st["scheduler"])
-            step, pos, log, val_before, prior = st["step"], st["position"], st["log"], st["val_loss_before"], st["prior"]
-            rngs = st.get("rng_by_rank") or [st["rng"]]
-            _set_rng_state(rngs[rank] if rank < len(rngs) else st["rng"]); resumed_from = step
-        elif eval_blocks is not None:
-            val_before, micro = _with_oom_backoff(lambda m: mean_token_loss(pm, eval_blocks, m, cdtype), micro, local,
-                                                  backoff, retried("validation before"))
-
-        log_path = out_dir / "log.csv" if out_dir is not None and is_main else None
-        if log_path is not None: _write_log(log_path, log)
-
-        def state(step, pos, train_seconds):
-            wall = prior["wall_seconds"] + time.perf_counter() - t_wall
-            peak = max(prior["peak_memory_bytes"], _peak_memory(device)["peak_memory_bytes"])
-            rng = _rng_state()
-            return dict(adapter=get_peft_model_state_dict(pm), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                        rng=rng, rng_by_rank=_gather_objects(accelerator, rng) if n_proc > 1 else None,
-                        step=step, position=pos, log=list(log), val_loss_before=val_before,
-                        config=asdict(config), train_blocks_sha256=train_digest,
-                        prior=dict(train_seconds=train_seconds, wall_seconds=wall, peak_memory_bytes=peak))
-
-        pm.train()
-        train_seconds = prior["train_seconds"]
-        bar = tqdm(total=config.steps, initial=step, desc="heal", disable=not progress or not is_main, dynamic_ncols=True)
-        stopped = False
-        while step < config.steps and (stop_after is None or step < stop_after):
-            t0 = time.perf_counter()
-            order = block_order(len(train_blocks), config.seed, pos, config.global_batch)
-            lr = sched.get_last_lr()[0]
-            mine = order[rank * local:(rank + 1) * local]  # this process's slice of the global batch
-            (loss, aux), micro = _with_oom_backoff(
-                lambda m: _accumulate_gradients(pm, train_blocks[mine], config, device, cdtype, teacher, l_star, n_cut,
-                                                local // m, forward, no_sync, micro_batch=m),
-                micro, local, backoff, retried(f"step {step + 1}"))
-            if n_proc > 1: loss, aux = _mean_over_processes(accelerator, loss, aux)
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or float("inf")).item()
-            opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
-            step += 1; pos += config.global_batch
-            dt = time.perf_counter() - t0
-            train_seconds += dt
-            row = dict(step=step, loss=loss, lr=lr, tokens=pos * config.seq_len, seconds=round(train_seconds, 4),
-                       grad_norm=grad_norm, aux_loss="" if aux is None else aux)
-            log.append(row)
-            if log_path is not None:
-                with open(log_path, "a", newline="") as f: csv.DictWriter(f, _LOG_FIELDS).writerow(row)
-            bar.update(1); bar.set_postfix(loss=f"{row['loss']:.4f}", tok_s=f"{config.global_batch * config.seq_len / dt:,.0f}")
-            if callback is not None: callback(step, row)
-            stopped = ((stop_after is not None and step >= stop_after) or term["hit"]) and step < config.steps
-            every = config.checkpoint_interval if out_dir is not None else 0
-            if (every and step % every == 0 and step < config.steps) or stopped:
-                st = state(step, pos, train_seconds)
-                if is_main: save_checkpoint(out_dir, step, st); _write_log(log_path, log)
-                if n_proc > 1: accelerator.wait_for_everyone()
-            if stopped: break
-        bar.close()
-        pm.eval()
-
-        completed = step >= config.steps
-        val_after = None
-        if completed and eval_blocks is not None:
-            val_after, micro = _with_oom_backoff(lambda m: mean_token_loss(pm, eval_blocks, m, cdtype), micro, local,
-                                                 backoff, retried("validation after"))
-        adapter_dir = merged_dir = None
-        if completed and out_dir is not None and is_main:
-            adapter_dir = out_dir / "adapter"
-            with atomic_dir(adapter_dir) as t: pm.save_pretrained(t)
-            if merge:
-                merged_dir = out_dir / "merged"
-                if base_src is not None: merge_adapter(base_src, adapter_dir, merged_dir, dtype=config.dtype)
-                elif config.quantize is None:
-                    with atomic_dir(merged_dir) as t: copy.deepcopy(pm).merge_and_unload().save_pretrained(t)
-                else:
-                    raise ValueError("Cannot merge: the 4-bit model has no full-precision source directory; call merge_adapter(base_dir, adapter_dir, out).")
-                if tokenizer is not None and hasattr(tokenizer, "save_pretrained"): tokenizer.save_pretrained(merged_dir)
-        n_trainable = sum(p.numel() for p in params)
-        meta = dict(
-            completed=completed, steps_done=step, resumed_from_step=resumed_from, config=asdict(config),
-            model=dict(source=base_src if isinstance(model, (str, Path)) else None, model_type=base.config.model_type,
-                       num_layers=num_layers(pm.get_base_model()), vocab_size=vocab, quantized=config.quantize,
-                       pruning=getattr(base.config, "layerprune", None),
-                       lora_modules=lora_module_names(pm), trainable_params=n_trainable,
-                       total_params=sum(p.numel() for p in pm.parameters())),
-            train_text=_text_record(train, train_blocks, train_docs, train_source, train_digest),
-            eval_text=None if eval_blocks is None else _text_record(eval_data, eval_blocks, eval_docs, eval_source),
-            tokens_seen=pos * config.seq_len, epochs=pos / len(train_blocks),
-            val_loss_before=val_before, val_loss_after=val_after, val_loss_unit="nats/token (mean next-token cross-entropy)",
-            aux=dict(weight=config.aux_weight, cut=list(cut) if cut is not None else None),
-            train_seconds=train_seconds, tokens_per_s=(pos * config.seq_len) / train_seconds if train_seconds else None,
-            wall_seconds=prior["wall_seconds"] + time.perf_counter() - t_wall,
-            **{**_peak_memory(device), "peak_memory_bytes": max(prior["peak_memory_bytes"], _peak_memory(device)["peak_memory_bytes"])},
-            micro_batch_used=micro, oom_backoffs=backoffs, device=str(device), processes=n_proc, compute_dtype=str(cdtype).replace("torch.", ""),
-            finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), versions=_versions(),
-            adapter_dir=str(adapter_dir) if adapter_dir else None, merged_dir=str(merged_dir) if merged_dir else None,
-            log_csv=str(log_path) if log_path else None)
-        if out_dir is not None and is_main:
-            _write_log(log_path, log)
-            atomic_write_text(out_dir / "metadata.json", json.dumps(meta, indent=1, default=str))
-            if completed:
-                for old in out_dir.glob(f"{_CKPT_PREFIX}*"): shutil.rmtree(old)
-        if n_proc > 1: accelerator.wait_for_everyone()  # the files are there before any process goes on
-    if term["hit"] and not completed:
-        import sys
-        print(f"heal stopped by SIGTERM after step {step}: its checkpoint is in {out_dir}; run it again to resume.", file=sys.stderr)
-        raise SystemExit(128 + signal.SIGTERM)
-    return HealResult(pm, meta, log, out_dir)
 
 # %% ../nbs/05_healing.ipynb #8f256940
 def load_adapter(base: PreTrainedModel | str | Path, # base model or its checkpoint dir or hub id
@@ -818,3 +873,141 @@ def merge_adapter(base: str | Path, # full-precision base: checkpoint dir or hub
             try: load_tokenizer(src).save_pretrained(tmp)
             except (OSError, ValueError): pass
     return out_dir
+
+# %% ../nbs/05_healing.ipynb #heal0040
+def save_adapter(run: HealRun, # a completed run with an output folder
+                 merge: bool = False, # also write the merged full-precision checkpoint
+                 tokenizer=None, # saved with the merged checkpoint, if it can be
+                ) -> tuple[Path, Path | None]:
+    "Write `adapter/` (and `merged/`) into the run's output folder; their paths."
+    adapter_dir, merged_dir = run.out_dir / "adapter", None
+    with atomic_dir(adapter_dir) as t: run.pm.save_pretrained(t)
+    if merge:
+        merged_dir = run.out_dir / "merged"
+        if run.base_src is not None: merge_adapter(run.base_src, adapter_dir, merged_dir, dtype=run.config.dtype)
+        elif run.config.quantize is None:
+            with atomic_dir(merged_dir) as t: copy.deepcopy(run.pm).merge_and_unload().save_pretrained(t)
+        else:
+            raise ValueError("Cannot merge: the 4-bit model has no full-precision source directory; call merge_adapter(base_dir, adapter_dir, out).")
+        if tokenizer is not None and hasattr(tokenizer, "save_pretrained"): tokenizer.save_pretrained(merged_dir)
+    return adapter_dir, merged_dir
+
+# %% ../nbs/05_healing.ipynb #05a97c6a
+@dataclass
+class HealResult:
+    "What `heal` returns."
+    model: PeftModel  # the adapted model (base + LoRA), in eval mode
+    metadata: dict  # also written to out_dir/metadata.json
+    log: list[dict]  # one row per optimizer step (also out_dir/log.csv)
+    out_dir: Path | None = None  # output folder, if one was given
+
+@contextlib.contextmanager
+def _seeded(seed: int, # the run's seed
+            deterministic: bool, # also switch torch to deterministic algorithms
+           ):
+    "transformers.set_seed, plus enable_full_determinism's torch settings (restored on exit)."
+    prev = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    transformers.set_seed(seed)
+    if deterministic:
+        # enable_full_determinism(seed) minus CUDA_LAUNCH_BLOCKING=1, which would serialise every kernel launch
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try: yield
+    finally:
+        torch.use_deterministic_algorithms(prev[0], warn_only=prev[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = prev[2], prev[3]
+
+# %% ../nbs/05_healing.ipynb #heal0042
+def train_step(run: HealRun) -> tuple[float, float | None, float]:
+    "One optimizer step on the next global batch of the stream; (loss, aux loss or None, gradient norm before clipping)."
+    cfg = run.config
+    order = block_order(len(run.text.blocks), cfg.seed, run.pos, cfg.global_batch)
+    mine = order[run.rank * run.local:(run.rank + 1) * run.local]  # this process's slice of the global batch
+    (loss, aux), run.micro = _with_oom_backoff(lambda m: accumulate_gradients(run, run.text.blocks[mine], m), run.micro,
+                                               run.local, run.backoff, _retry_note(run, f"step {run.step + 1}"))
+    if run.n_proc > 1: loss, aux = _mean_over_processes(run.accelerator, loss, aux)
+    grad_norm = torch.nn.utils.clip_grad_norm_(run.params, cfg.max_grad_norm or float("inf")).item()
+    run.opt.step(); run.sched.step(); run.opt.zero_grad(set_to_none=True)
+    run.step += 1; run.pos += cfg.global_batch
+    return loss, aux, grad_norm
+
+def finish_run(run: HealRun, # the run, after its loop
+               merge: bool = False, # write the merged checkpoint too
+               tokenizer=None, # saved with the merged checkpoint
+              ) -> HealResult:
+    "The validation loss after, the adapter (and merged model), log and metadata written: the result."
+    completed = run.step >= run.config.steps
+    val_after = validation_loss(run, run.held_out, "validation after") if completed and run.held_out is not None else None
+    adapter_dir = merged_dir = None
+    if completed and run.out_dir is not None and run.is_main: adapter_dir, merged_dir = save_adapter(run, merge, tokenizer)
+    meta = run_metadata(run, completed, val_after, adapter_dir, merged_dir)
+    if run.out_dir is not None and run.is_main: write_outputs(run, meta)
+    if run.n_proc > 1: run.accelerator.wait_for_everyone()  # the files are there before any process goes on
+    return HealResult(run.pm, meta, run.log, run.out_dir)
+
+# %% ../nbs/05_healing.ipynb #bde64e91
+def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint dir or hub id
+         train: Sequence[str] | torch.Tensor, # healing text: documents (needs tokenizer) or LongTensor [N, seq_len]
+         config: HealConfig | None = None, # settings; see `heal_config`
+         tokenizer=None, # tokenizes document lists; loaded from `model` if it is a path and texts are given
+         eval_data: Sequence[str] | torch.Tensor | None = None, # held-out text for the validation loss before/after
+         out_dir: str | Path | None = None, # adapter, merged model, log.csv, metadata.json, checkpoints
+         *,
+         train_source: dict | None = None, # provenance of the healing text, e.g. {"source": "c4/en", "split": "train", "role": "heal"}
+         eval_source: dict | None = None, # provenance of the evaluation text
+         teacher: nn.Module | None = None, # the original (unpruned) model, for the auxiliary loss
+         cut: tuple[int, int] | None = None, # (l_star, n): the block removed, for the auxiliary loss
+         merge: bool = False, # also write a merged full-precision checkpoint to out_dir/merged
+         resume: bool = True, # continue from the newest checkpoint in out_dir if there is one
+         stop_after: int | None = None, # stop (and checkpoint) once this global step is done
+         callback: Callable[[int, dict], None] | None = None, # called after each step with (step, log row)
+         device=None, # None = cuda if available
+         progress: bool = True, # show a progress bar
+         accelerator=None, # an `accelerate.Accelerator`: data parallel over its processes (DDP); None = this process alone
+         oom_backoff: bool = True, # on CUDA out-of-memory, redo the pass with a smaller micro batch (one process only)
+         **load_kwargs, # for loading the model, e.g. attn_implementation="sdpa"
+        ) -> HealResult:
+    "Heal a pruned model with (Q)LoRA on the MLP modules (paper App. A.1); resumable, with provenance."
+    # prepare: check the inputs, pack the text, then (locked, seeded) the run at step 0 or at its checkpoint
+    config = config or HealConfig()
+    _, rank, device = _data_parallel(accelerator, config, device)
+    device, out_dir = _device(device), Path(out_dir) if out_dir is not None else None
+    if (merge or stop_after or config.checkpoint_every) and out_dir is None:
+        raise ValueError("merge, stop_after and checkpoint_every write files: pass out_dir=.")
+    if config.aux_weight > 0 and teacher is None: raise ValueError("aux_weight > 0 needs teacher= (the original model) and cut=(l_star, n).")
+    if tokenizer is None and isinstance(model, (str, Path)) and any(d is not None and not isinstance(d, torch.Tensor) for d in (train, eval_data)):
+        tokenizer = load_tokenizer(resolve_source(model))
+    text = heal_text(train, tokenizer, config.seq_len, "Healing", train_source)
+    held_out = None if eval_data is None else heal_text(eval_data, tokenizer, config.seq_len, "Evaluation", eval_source, any_len=True)
+    if eval_data is not None: check_disjoint(train, eval_data)
+    t_wall = time.perf_counter()
+    if device.type == "cuda": torch.cuda.reset_peak_memory_stats(device)
+
+    with (lock_folder(out_dir, "heal") if out_dir is not None and rank == 0 else contextlib.nullcontext(),
+          _on_sigterm(out_dir is not None) as term, tempfile.TemporaryDirectory(prefix="layerprune-heal-") as tmp,
+          _seeded(config.seed, config.deterministic)):
+        run = start_run(model, config, text, held_out, device, accelerator, out_dir, teacher=teacher, cut=cut,
+                        oom_backoff=oom_backoff, tmp=Path(tmp), t_wall=t_wall, **load_kwargs)
+        if not resume_run(run, resume) and held_out is not None: run.val_before = validation_loss(run, held_out, "validation before")
+        if run.log_path is not None: _write_log(run.log_path, run.log)
+        run.pm.train()  # train: one optimizer step per iteration, as in nanoGPT's train.py
+        bar = tqdm(total=config.steps, initial=run.step, desc="heal", disable=not progress or not run.is_main, dynamic_ncols=True)
+        while run.step < config.steps and (stop_after is None or run.step < stop_after):
+            t0 = time.perf_counter()
+            lr = run.sched.get_last_lr()[0]  # the rate this step uses
+            loss, aux, grad_norm = train_step(run)
+            dt = time.perf_counter() - t0
+            row = log_step(run, lr, loss, aux, grad_norm, dt)
+            bar.update(1); bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{config.global_batch * config.seq_len / dt:,.0f}")
+            if callback is not None: callback(run.step, row)
+            stopped = ((stop_after is not None and run.step >= stop_after) or term["hit"]) and run.step < config.steps
+            if checkpoint_due(run) or stopped: save_run(run)
+            if stopped: break
+        bar.close(); run.pm.eval()  # finish: validation after, adapter, merge, metadata
+        result = finish_run(run, merge, tokenizer)
+    if term["hit"] and not result.metadata["completed"]:
+        print(f"heal stopped by SIGTERM after step {run.step}: its checkpoint is in {out_dir}; run it again to resume.", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGTERM)
+    return result

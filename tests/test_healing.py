@@ -205,3 +205,26 @@ def test_gradient_checkpointing_changes_nothing_but_memory():
     assert ckpt.model.get_base_model().is_gradient_checkpointing
     assert plain.log[-1]["loss"] != plain.log[0]["loss"]                  # it trained
     assert [r["loss"] for r in ckpt.log] == pytest.approx([r["loss"] for r in plain.log], abs=1e-5)
+
+
+def test_three_steps_give_the_known_numbers(tmp_path):
+    "Known values, computed with the loop before its rewrite into small pieces (issue 16): the numbers stay the same."
+    train, held_out = random_blocks(6, seed=1), random_blocks(3, seed=9)
+    cfg = small(steps=3, lr=0.1, warmup_steps=0)  # dropout 0.05: the RNG stream is part of what must not change
+    res = heal(tiny_model("llama"), train, cfg, eval_data=held_out, out_dir=tmp_path, progress=False)
+    assert [r["loss"] for r in res.log] == pytest.approx([6.257364749908447, 6.202939748764038, 6.149620294570923], abs=1e-6)
+    assert [r["grad_norm"] for r in res.log] == pytest.approx([0.03335384279489517, 0.1063983365893364, 0.30225038528442383], rel=1e-5)
+    assert [r["lr"] for r in res.log] == pytest.approx([0.1, 0.075, 0.025])
+    assert [res.metadata["val_loss_before"], res.metadata["val_loss_after"]] == pytest.approx([6.261499722798665, 6.256529490152995], abs=1e-6)
+    assert list(res.log[0]) == ["step", "loss", "lr", "tokens", "seconds", "grad_norm", "aux_loss"]
+    assert list(res.metadata) == [
+        "completed", "steps_done", "resumed_from_step", "config", "model", "train_text", "eval_text", "tokens_seen", "epochs",
+        "val_loss_before", "val_loss_after", "val_loss_unit", "aux", "train_seconds", "tokens_per_s", "wall_seconds",
+        "peak_memory_bytes", "peak_memory_kind", "micro_batch_used", "oom_backoffs", "device", "processes", "compute_dtype",
+        "finished_at", "versions", "adapter_dir", "merged_dir", "log_csv"]
+    teacher = tiny_model("llama", n_layers=6)  # the same with the auxiliary loss (eq. 8 footnote)
+    aux = heal(prune_block(teacher, 2, 2), train, small(steps=3, lr=0.1, warmup_steps=0, aux_weight=0.01),
+               teacher=teacher, cut=(2, 2), progress=False)
+    assert [r["loss"] for r in aux.log] == pytest.approx([6.2769246101379395, 6.221556186676025, 6.152321100234985], abs=1e-6)
+    assert [r["aux_loss"] for r in aux.log] == pytest.approx([0.036907026544213295, 0.03781777247786522, 0.08376926183700562], rel=1e-5)
+    assert [r["grad_norm"] for r in aux.log] == pytest.approx([0.03484077379107475, 0.11377783119678497, 0.32876718044281006], rel=1e-5)
