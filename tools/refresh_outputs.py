@@ -70,7 +70,14 @@ def small_png(data: str, colors: int = 64) -> str:
     return base64.b64encode(buf.getvalue()).decode() + "\n"
 
 def refresh(path: Path, dest: Path | None = None) -> Path:
-    "Run the notebook at `path` as nbdev-test (with RUN_FLAGS) does; write it with its outputs to `dest` (default: in place)."
+    "Run the notebook at `path` as nbdev-test (with RUN_FLAGS) does, in a fresh process; write it with its outputs to `dest` (default: in place)."
+    import subprocess
+    dest = Path(dest or path).resolve()
+    subprocess.run([sys.executable, __file__, "--one", str(Path(path).resolve()), "--dest", str(dest)], check=True, cwd=ROOT)
+    return dest
+
+def _refresh_here(path: Path, dest: Path) -> Path:
+    "The work of `refresh`, in this process (pyplot's open figures and rcParams are per process: one notebook each)."
     os.environ.update(QUIET)
     import warnings; warnings.filterwarnings("ignore")
     from fastcore.nbio import read_nb, write_nb
@@ -95,7 +102,7 @@ def refresh(path: Path, dest: Path | None = None) -> Path:
         for o in c.get("outputs", []):
             if "image/png" in o.get("data", {}): o["data"]["image/png"] = small_png(o["data"]["image/png"])
     write_nb(nb, dest)
-    nbdev_clean(fname=str(dest))
+    with working_directory(ROOT): nbdev_clean(fname=str(dest))  # the project's [tool.nbdev] settings, wherever dest is
     bad = path_problems(json.loads(dest.read_text()), machine_paths())
     if bad: raise SystemExit(f"{path.name}: outputs name machine paths; print relative paths or names instead:\n  " + "\n  ".join(bad))
     return dest
@@ -107,7 +114,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("notebooks", nargs="*", help="notebooks to refresh (default: every one of KEPT_OUTPUTS)")
     p.add_argument("--check", action="store_true", help="run into a copy and fail if any output differs from the file's")
+    p.add_argument("--one", help=argparse.SUPPRESS); p.add_argument("--dest", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.one: _refresh_here(Path(a.one), Path(a.dest)); return
     failed = []
     for nb in notebooks(a.notebooks):
         if not a.check:
