@@ -1,17 +1,18 @@
 #!/usr/bin/env python
 """Refresh the small outputs the narrative notebooks keep (issue 17), the one way to regenerate them.
 
-Each notebook of `KEPT_OUTPUTS` runs as `nbdev-test --flags zoo` runs it: its `#| slow` and `#| notest` cells are
-skipped (their outputs cleared), `#| zoo` cells (quick cells that read the zoo's SmolLM2, `layerprune zoo fetch`)
-run. Figures come out as PNG at the figure's own dpi, re-encoded with a small palette, progress bars and library chatter are off. The notebook is
-then written back and `nbdev-clean`ed; a kept output naming an absolute path of this machine is an error.
+Each notebook of `KEPT_OUTPUTS` runs in a fresh process as `nbdev-test --flags zoo` runs it: its `#| slow` and
+`#| notest` cells are skipped (their outputs cleared), `#| zoo` cells (quick cells that read the zoo's SmolLM2 and the
+data: `layerprune zoo fetch`, `layerprune data fetch`) run. Figures are PNG at the figure's own dpi, re-encoded with a
+small palette; progress bars, warnings and log lines are off. The notebook is then written back and `nbdev-clean`ed
+(which keeps outputs); an output naming an absolute path of this machine is an error.
 
     python tools/refresh_outputs.py                          # every notebook of KEPT_OUTPUTS
     python tools/refresh_outputs.py nbs/02_similarity.ipynb  # one of them
     python tools/refresh_outputs.py --check                  # rerun into a copy: fail if any output differs
 """
 from __future__ import annotations
-import argparse, copy, json, os, re, sys, tempfile
+import argparse, json, os, re, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +95,7 @@ def _refresh_here(path: Path, dest: Path) -> Path:
     for c in nb.cells:
         if c.cell_type == "code": c.outputs, c.execution_count = [], None
     shell = CaptureShell(path, mpl_format="png")
+    shell.run("import logging; logging.disable(logging.WARNING)")  # log lines of test cells are no reading matter
     try:
         with working_directory(path.parent):
             shell.run_all(nb, exc_stop=True, preproc=lambda c: c.cell_type != "code" or c.id not in run)
