@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_sweep.ipynb #2eab743a
 from __future__ import annotations
-import contextlib, copy, inspect, json, math, os, platform, shutil, tempfile, time, types, typing
+import ast, contextlib, copy, dataclasses, inspect, io, json, linecache, math, os, platform, shutil, tempfile, time, tokenize, types, typing
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
-from fastcore.docments import docments
 
 from .models import get_layers, set_layers, get_final_norm, num_layers, load_model, load_tokenizer, load_config
 from .models import default_dtype, machine_class, parameter_count, resolve_device
@@ -32,10 +31,10 @@ from . import eval as ev
 __all__ = ['Block', 'PROFILES', 'BLOCK_CHOICES', 'INTERNAL_FIELDS', 'NOTEBOOK_FIELDS', 'PARAMETERS_HEADER', 'suffix_view',
            'capture_layer_inputs', 'variant_outputs', 'variants_candidate_logits', 'variants_c4_losses',
            'variants_prefix_candidate_logits', 'ResultsStore', 'cfg_device', 'SweepConfig', 'layer_counts',
-           'ConfigField', 'config_fields', 'parameters_cell', 'write_parameters_cell', 'notebook_config', 'SweepData',
-           'load_sweep_data', 'run_distances', 'run_distance_rows', 'c4_batch_size', 'sweep_unhealed',
-           'sweep_heal_config', 'heal_point', 'check_settings', 'run_identity', 'model_identity', 'check_identity',
-           'check_starts', 'run_sweep']
+           'ConfigField', 'field_comments', 'config_fields', 'parameters_cell', 'write_parameters_cell',
+           'notebook_config', 'SweepData', 'load_sweep_data', 'run_distances', 'run_distance_rows', 'c4_batch_size',
+           'sweep_unhealed', 'sweep_heal_config', 'heal_point', 'check_settings', 'run_identity', 'model_identity',
+           'check_identity', 'check_starts', 'run_sweep']
 
 # %% ../nbs/06_sweep.ipynb #f3d32bf6
 class _Skip(nn.Module):
@@ -337,10 +336,23 @@ def _kind(hint) -> type:
     t = typing.get_origin(args[0]) or args[0]
     return list if t in (tuple, list) else t
 
+def field_comments(cls: type, # a class with annotated fields, each with its comment, and at least one method
+                  ) -> dict[str, str | None]:
+    "The comment on each annotated field of `cls`, read from its source (found through its methods: a notebook cell's too)."
+    fn = next((f for f in vars(cls).values() if inspect.isfunction(f) and linecache.getlines(f.__code__.co_filename)), None)
+    if fn is None: raise ValueError(f"{cls.__name__}: no method with a source file, so its field comments cannot be read.")
+    src = "".join(linecache.getlines(fn.__code__.co_filename))
+    node = next(n for n in ast.walk(ast.parse(src)) if isinstance(n, ast.ClassDef) and n.name == cls.__name__
+                and n.lineno <= fn.__code__.co_firstlineno <= n.end_lineno)
+    comments = {t.start[0]: t.string.lstrip("#").strip() for t in tokenize.generate_tokens(io.StringIO(src).readline)
+                if t.type == tokenize.COMMENT}
+    return {n.target.id: comments.get(n.lineno) for n in node.body if isinstance(n, ast.AnnAssign)}
+
 def config_fields() -> list[ConfigField]:
-    "`SweepConfig`'s user settings in order: name, kind, default and the comment on the field (docments)."
-    hints, docs = typing.get_type_hints(SweepConfig), docments(SweepConfig, full=True, returns=False)
-    return [ConfigField(k, _kind(hints[k]), d.default, d.docment) for k, d in docs.items() if k not in INTERNAL_FIELDS]
+    "`SweepConfig`'s user settings in order: name, kind, default and the comment on the field."
+    hints, docs = typing.get_type_hints(SweepConfig), field_comments(SweepConfig)
+    return [ConfigField(f.name, _kind(hints[f.name]), inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default,
+                        docs[f.name]) for f in dataclasses.fields(SweepConfig) if f.name not in INTERNAL_FIELDS]
 
 # %% ../nbs/06_sweep.ipynb #a7f3c205
 NOTEBOOK_FIELDS = (ConfigField("progress_file", str, None, "stage lines with ETAs for a person (`layerprune figures` shows them in the terminal)"),)
