@@ -1,4 +1,4 @@
-"""The README's "all runs at a glance" block, from every figures/<run>/results.csv (layerprune.plots.summary_table).
+"""The README's "all runs at a glance" block, from every records/<run>/results.csv (layerprune.plots.summary_table).
 
     python bench/results_overview.py            # print the block
     python bench/results_overview.py --write    # replace it in README.md, between its BEGIN and END comments
@@ -88,7 +88,7 @@ def run_row(d: pd.DataFrame) -> str:
 
 def overview(root: Path = ROOT) -> str:
     "The whole generated block, markers excluded."
-    rows = [run_row(pd.read_csv(f)) for f in sorted((root / "figures").glob("*/results.csv"), key=str)]
+    rows = [run_row(pd.read_csv(f)) for f in sorted((root / "records").glob("*/results.csv"), key=str)]
     return "\n".join([textwrap.fill(rule_text(), 118), "", HEADER, *rows, PAPER_ROW])
 
 

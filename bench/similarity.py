@@ -9,7 +9,7 @@
 Each measurement covers all --n-batches batches of --batch x --seq-len tokens of C4 validation text; the
 median of --repeats runs is reported (after one warm-up). Goals: (b)/(a) <= 1.05, (c)/(b) >= 25 for L = 30.
 
-    python bench/similarity.py --model /work/main/scratch/smollm2-135m --device cpu --batch 8 --seq-len 256
+    python bench/similarity.py --model scratch/smollm2-135m --device cpu --batch 8 --seq-len 256
 """
 from __future__ import annotations
 import argparse, gzip, json, math, platform, statistics, time
@@ -87,13 +87,14 @@ def main(argv=None):
     if not src.exists():
         from layerprune import zoo
         src = Path(zoo.fetch(args.model))
-    data = Path(args.data or Path(os.environ.get("LAYERPRUNE_DATA", "/work/shared/data")) / "c4" / "c4-validation.sample-2k.json.gz")
+    data = Path(args.data or Path(os.environ.get("LAYERPRUNE_DATA", "../shared/data")) / "c4" / "c4-validation.sample-2k.json.gz")
     device = torch.device(args.device)
     if args.random_weights:
         from transformers import AutoModelForCausalLM
         from layerprune.models import load_config
         torch.manual_seed(0)
-        model = AutoModelForCausalLM.from_config(load_config(src), dtype=getattr(torch, args.dtype))
+        with torch.device(device):  # built where it runs: a 7B shape is not initialised on the host first
+            model = AutoModelForCausalLM.from_config(load_config(src), dtype=getattr(torch, args.dtype))
     else:
         model = load_model(src, dtype=getattr(torch, args.dtype))
     model = model.to(device).eval()

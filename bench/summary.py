@@ -47,6 +47,17 @@ def perf_row(step: str, starts: str, key: str = "ratio"):
     return read
 
 
+def healing_roofline(peaks_record: str):
+    "bench/healing.py's steady tokens/s as FLOP/s (4 per pruned-model parameter per token: forward, and backward through\n    the activations of a frozen base) over the matmul peak and parameter count that `peaks_record` (a perf_report.py\n    report.json of the same lease and machine) measured."
+    def read(d: dict) -> dict:
+        p = _load(peaks_record)
+        L, n = p["layers"], p["non_embedding_params"]
+        tps = d["results"]["ours"]["tokens_per_s_steady"]
+        return dict(value=tps * 4 * n * (L - d["prune_deepest"]) / L / p["peaks"]["matmul_flops"], model=Path(d["model"]).name,
+                    machine=d["device_name"], command=COMMANDS["p4"], tokens_per_s=tps, peaks_record=peaks_record)
+    return read
+
+
 def eval_json(d: dict) -> dict:
     "bench/eval.py's JSON: lm-eval's wall time over ours (our prompt in both)."
     return dict(value=d["lmeval_hendrycks_prompt"]["speedup_of_ours"]["wall"], model=Path(d["model"]).name,
@@ -99,7 +110,7 @@ def p5_json(d: dict) -> dict:
 
 # ---------------------------------------------------------------- the records: one line each
 # (id, benchmark, what, raw record, reader, goal (op, value) or None, date the record was made)
-H200 = "bench/gpu/results/h200_2026-12-01"  # the ablations lease: P3 at 20 a subject and P4 on one H200
+H200 = "bench/gpu/results/h200_2026-12-01"  # one H200: P3 at 20 a subject and P4 (ablations lease), P1 on a 7B shape and P3 whole set (next lease)
 COMMANDS = {"p4": "python3 bench/healing.py --model $LAYERPRUNE_HOME/models/qwen2.5-coder-1.5b --prune-deepest 8 "
                   "--data $LP_DATA/c4/c4-validation.sample-2k.json.gz --steps 40 --seq-len 1024 --batch 16 "
                   "--micro-batch 16 --trainer-micro-batch 8 --rank 16 --out $LP_RUNS/p4/p4.json"}  # as run (bench/gpu/README.md)
@@ -107,14 +118,15 @@ SOURCES = [
     ("P1 overhead", "P1", "one-pass all-(l, n) distances / a plain forward pass", PERF, perf_row("P1", "one-pass"), ("<=", 1.05), "2026-11-25"),
     ("P1 vs peers", "P1", "one pass per n (PruneMe) / one-pass distances", PERF, perf_row("P1", "one pass per n"), (">=", 25), "2026-11-25"),
     ("forward roofline", "P1", "forward pass FLOP/s / measured bf16 matmul peak", PERF, perf_row("P1", "forward pass"), (">=", 0.60), "2026-11-25"),
+    ("forward roofline, Llama-2-7B shape", "P1", "forward pass FLOP/s / measured bf16 matmul peak (random weights, 16 x 1,024 tokens a batch)", f"{H200}/p1_llama-2-7b_report.json", perf_row("P1", "forward pass"), (">=", 0.60), "2026-12-01"),
     ("P2 deepest", "P2", "naive prune-and-score loop / shared-prefix sweep (deepest, 9 variants)", PERF, perf_row("P2", "naive loop / fast sweep (deepest"), (">=", 4), "2026-11-25"),
     ("P2 floor", "P2", "shared-prefix sweep / its floor (deepest)", PERF, perf_row("P2", "naive loop / fast sweep (deepest", "fast_over_floor"), ("<=", 1.2), "2026-11-25"),
     ("P3 20 per subject", "P3", "lm-eval / ours, wall, MMLU 5-shot, 20 questions a subject (1,140)", f"{H200}/p3_report.json", perf_row("P3", "lm-eval / ours"), (">=", 3), "2026-12-01"),
-    ("P3 whole set, SmolLM2", "P3", "lm-eval / ours, wall, the whole MMLU test set (14,042)", "bench/gpu/results/p3_smollm2-135m_full_mmlu.json", eval_json, (">=", 10), "2026-11-25"),
+    ("P3 whole set, SmolLM2", "P3", "lm-eval / ours, wall, the whole MMLU test set (14,042)", f"{H200}/p3_smollm2-135m_whole.json", eval_json, (">=", 10), "2026-12-01"),
     ("P3 whole set, Gemma 3", "P3", "lm-eval / ours, wall, the whole MMLU test set (14,042)", "bench/gpu/results/p3_gemma3-270m_full_mmlu.json", eval_json, (">=", 10), "2026-11-25"),
     ("P4 speed", "P4", "ours / HF Trainer + peft + bitsandbytes, steady tokens/s (QLoRA NF4, each at its micro batch within the Trainer's memory)", f"{H200}/p4_healing.json", healing_json("tokens_per_s_steady"), (">=", 1.5), "2026-12-01"),
     ("P4 memory", "P4", "ours / HF Trainer, peak memory", f"{H200}/p4_healing.json", healing_json("peak_memory"), ("<=", 1.0), "2026-12-01"),
-    ("healing roofline", "P4", "QLoRA healing FLOP/s / measured bf16 matmul peak", PERF, perf_row("P4", "healing FLOP/s"), (">=", 0.30), "2026-11-25"),
+    ("healing roofline", "P4", "QLoRA healing FLOP/s / measured bf16 matmul peak", f"{H200}/p4_healing.json", healing_roofline(f"{H200}/p3_report.json"), (">=", 0.30), "2026-12-01"),
     ("P5 main job", "P5", "bash figures/run.sh from a fresh clone on the 2-core CPU, seconds", "bench/p5-results/main_job.json", p5_json, ("<=", 600), None),
     ("P6 prefill, Llama-2-7B", "P6", "prefill tokens/s, 50% of layers removed / unpruned", "bench/gpu/results/p6_payoff/payoff.json", payoff("random llama-2-7b", "bfloat16", 0.5, "prefill"), None, "2026-12-01"),
     ("P6 memory, Llama-2-7B", "P6", "peak memory at 4k context, 50% removed / unpruned", "bench/gpu/results/p6_payoff/payoff.json", payoff("random llama-2-7b", "bfloat16", 0.5, "memory"), None, "2026-12-01"),

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job (README). By default it recomputes the default family (smollm2-135m, `cpu` profile) in a fresh folder,
 # recompute/<family>/, showing each stage in the terminal, then checks every point against the committed record
-# figures/<family>/ (`layerprune check`) and exits non-zero on a mismatch.
-#   bash figures/run.sh                          # recompute smollm2-135m, then check it against figures/smollm2-135m
+# records/<family>/ (`layerprune check`) and exits non-zero on a mismatch.
+#   bash figures/run.sh                          # recompute smollm2-135m, then check it against records/smollm2-135m
 #   bash figures/run.sh gemma3-270m              # another family (the check needs its record at this precision)
 #   bash figures/run.sh --redraw                 # redraw the committed points of smollm2-135m (computes nothing)
 #   bash figures/run.sh --redraw qwen2.5-coder-1.5b-full
@@ -25,4 +25,4 @@ rm -rf "$out"
 start=$SECONDS
 layerprune figures --family "$fam" --no-cross-family --params "{\"out_dir\": \"$out\"}" "$@"
 echo "== recomputed $fam in $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s: $out/ (figures, results.csv, family.ipynb)"
-layerprune check "$out" "figures/$fam"
+layerprune check "$out" "records/$fam"

@@ -97,7 +97,7 @@ def run_ablations(plan: Sequence[AblationRun], # from `ablation_plan`
     if part not in (*PARTS, "all"): raise ValueError(f"part {part!r}: choose one of {', '.join(PARTS)}, all (or draw, in the notebook).")
     if distances is not None and not Path(distances).is_file():
         raise FileNotFoundError(f"distances {distances}: no such file. Give the model's distances.npz (e.g. "
-                                "figures/<family>/distances.npz), or None to compute them in the first run.")
+                                "records/<family>/distances.npz), or None to compute them in the first run.")
     report = report or Reporter(None)
     seen = set()  # a shared run once, under its first part
     todo = [r for r in plan if part in ("all", r.owner) and not (r.name in seen or seen.add(r.name))]

@@ -164,7 +164,7 @@ def _points(folder: Path) -> dict[str, dict]:
     return {p.stem: read_json(p, fix) for p in sorted((Path(folder) / "points").glob("*.json"))}
 
 def compare_runs(run: str | Path, # folder of the recomputed run
-                 record: str | Path, # folder of the committed record, e.g. figures/smollm2-135m
+                 record: str | Path, # folder of the committed record, e.g. records/smollm2-135m
                 ) -> RunCheck:
     "Check every point of `record` against the same point of `run`."
     new, rec = _points(run), _points(record)

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Annotated
 from fastcore.script import anno_parser, store_true
 from .zoo import LayerpruneError
-from .files import FolderLockedError
+from .files import FolderLockedError, RECORDS
 
 # %% auto #0
 __all__ = ['DTYPES', 'REQUIRED', 'EVAL_TASKS', 'SWEEP_FORMS', 'COMMANDS', 'POSITIONAL', 'EXAMPLES', 'USER_ERRORS',
            'SYSTEM_ERRNOS', 'KEPT', 'distances', 'prune', 'heal', 'eval', 'sweep_options', 'sweep_config', 'sweep',
            'figure_families', 'notebook_params', 'check_params', 'family_params', 'execute_notebook', 'figures',
-           'family_figures', 'zoo', 'data', 'check', 'usage', 'parse', 'error_line', 'main']
+           'records_folder', 'family_figures', 'zoo', 'data', 'check', 'usage', 'parse', 'error_line', 'main']
 
 # %% ../nbs/08_cli.ipynb #237d1601
 DTYPES = ("float32", "bfloat16", "float16")  # what --dtype accepts
@@ -380,6 +380,7 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
             profile: str = None, # override the family's profile: tiny, cpu, gpu, full
             params: str = None, # more notebook parameters as JSON, e.g. '{"device": "cuda"}'
             figures_dir: str = "figures", # folder holding family.ipynb and params/
+            records_dir: str = None, # folder of the run records (default: records/ beside the figures folder)
             families: str = None, # several families, comma-separated, e.g. llama-2-7b,mistral-7b
             gpus: str = None, # run the families in parallel, one per GPU at a time, e.g. 0,1,2,3
             dry_run: store_true = False, # with --gpus: print the plan and commands, run nothing
@@ -389,6 +390,7 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
     from layerprune.zoo import ZOO
     fdir = Path(figures_dir)
     _need((fdir / "params").is_dir(), f"No {fdir / 'params'}: run from the repository root or pass --figures-dir.")
+    rdir = records_folder(fdir, records_dir)
     known = figure_families(fdir)
     yamls = lambda fs: {f: family_params(fdir / "params" / f"{f}.yaml", fdir) for f in fs}
     if all: fams = [f for f, (nb, p) in yamls(known).items() if p.get("model") in ZOO and nb.name == "family.ipynb"]
@@ -405,22 +407,31 @@ def figures(family: str = None, # a family of figures/params/*.yaml, e.g. smollm
         extra = extra[fams[0]] if fams else {}
         from layerprune.distributed import parse_gpus, family_gpu_plan, run_family_plan
         plan = family_gpu_plan(fams, parse_gpus(gpus, n_visible=None if not dry_run else 1 << 16))
-        job = dict(figures_dir=str(fdir), profile=profile, params={"device": "cuda", **extra})
-        codes = run_family_plan(plan, family_figures, job, log_dir=fdir, dry_run=dry_run)
+        job = dict(figures_dir=str(fdir), records_dir=str(rdir), profile=profile, params={"device": "cuda", **extra})
+        if not dry_run: rdir.mkdir(parents=True, exist_ok=True)
+        codes = run_family_plan(plan, family_figures, job, log_dir=rdir, dry_run=dry_run)
         failed = [f for f, rc in codes.items() if rc != 0]
-        if not dry_run and not no_cross_family: _cross_family_figures(fdir)
-        _need(not failed, f"Families failed: {', '.join(failed)} (see {fdir}/<family>.gpu<id>.log).")
+        if not dry_run and not no_cross_family: _cross_family_figures(rdir)
+        _need(not failed, f"Families failed: {', '.join(failed)} (see {rdir}/<family>.gpu<id>.log).")
         return
-    for fam in fams: family_figures(fam, fdir, profile, extra[fam])
-    if not no_cross_family and any(nb.name == "family.ipynb" for nb, _ in fam_params.values()): _cross_family_figures(fdir)
+    for fam in fams: family_figures(fam, fdir, profile, extra[fam], rdir)
+    if not no_cross_family and any(nb.name == "family.ipynb" for nb, _ in fam_params.values()): _cross_family_figures(rdir)
+
+def records_folder(figures_dir: str | Path, # the folder of the notebooks and params/
+                   records_dir: str | Path | None = None, # the folder of the run records, if given
+                  ) -> Path:
+    "Where the run records live: `records_dir`, else `records/` beside `figures_dir` (the repository's layout)."
+    return Path(records_dir) if records_dir else Path(figures_dir).parent / RECORDS
 
 def _notebook_out(nb: Path, # the notebook papermill runs
-                  p: dict, # its parameters; `figures_dir` and a part's `progress_file` are set here
+                  p: dict, # its parameters; `figures_dir`, `records_dir` and a part's `progress_file` are set here
+                  records_dir: Path, # the folder of the run records
                  ) -> Path:
     "Where the executed notebook goes: `<out_dir>/<name>.ipynb`, or `<name>.<part>.ipynb` for one part of a run that several processes compute at once."
     import papermill as pm
     known = pm.inspect_notebook(str(nb))
     if "figures_dir" in known: p.setdefault("figures_dir", str(nb.parent))
+    if "records_dir" in known: p.setdefault("records_dir", str(records_dir))
     part = p.get("part") if "part" in known else None
     if part in (None, "all", "draw"): return Path(p["out_dir"]) / nb.name
     p.setdefault("progress_file", str(Path(p["out_dir"]) / f"progress.{part}.log"))
@@ -430,26 +441,28 @@ def family_figures(family: str, # a family of figures/params/*.yaml
                    figures_dir: str | Path = "figures", # holds family.ipynb and params/
                    profile: str | None = None, # override the family's budget
                    params: dict | None = None, # more notebook parameters (checked by `notebook_params`)
+                   records_dir: str | Path | None = None, # the run records (default: records/ beside `figures_dir`)
                   ) -> Path:
     "Run the notebook of one family's parameter file with papermill, no cross-family figures (also the job of each `--gpus` child)."
     fdir = Path(figures_dir)
     nb, p = family_params(fdir / "params" / f"{family}.yaml", fdir)
     p = {**p, **(params or {})}
     if profile: p["profile"] = profile
-    p["out_dir"] = str(Path(p.get("out_dir") or fdir / family))  # as given (relative to here by default): no machine paths
-    out = _notebook_out(nb, p)
+    rdir = records_folder(fdir, records_dir)
+    p["out_dir"] = str(Path(p.get("out_dir") or rdir / family))  # as given (relative to here by default): no machine paths
+    out = _notebook_out(nb, p, rdir)
     out.parent.mkdir(parents=True, exist_ok=True)
     print(f"== {family}: papermill {nb} -> {out}", flush=True)
     _with_progress(lambda: execute_notebook(nb, out, p), p, nb)
     return out
 
-def _cross_family_figures(fdir: Path):
-    "The cross-family figures from every figures/*/results.csv."
+def _cross_family_figures(rdir: Path):
+    "The cross-family figures from every records/*/results.csv, into records/cross-family."
     import pandas as pd
     from layerprune import plots
-    tables = [plots.read_table(f) for f in sorted(fdir.glob("*/results.csv"))]
+    tables = [plots.read_table(f) for f in sorted(rdir.glob("*/results.csv"))]
     if tables:
-        paths = plots.draw_cross_family_figures(pd.concat(tables, ignore_index=True), fdir / "cross-family")
+        paths = plots.draw_cross_family_figures(pd.concat(tables, ignore_index=True), rdir / "cross-family")
         print(f"== cross-family figures: {', '.join(str(p) for p in paths)}")
 
 def zoo(action: Annotated[str, {"choices": ("list", "fetch")}] = "list", # list: every entry and whether it is fetched; fetch: one entry
@@ -469,7 +482,7 @@ def data(action: Annotated[str, {"choices": ("fetch",)}] = "fetch", # fetch: MML
     for k, v in fetch_data().items(): print(f"{k}: {v}")
 
 def check(run: str, # folder of a recomputed run, e.g. recompute/smollm2-135m
-          record: str, # folder of the committed record, e.g. figures/smollm2-135m
+          record: str, # folder of the committed record, e.g. records/smollm2-135m
          ):
     "Compare a recomputed run with a committed record, point by point (l*(n), every MMLU/BoolQ answer, C4 loss); exit 1 on a mismatch."
     from layerprune.check import compare_runs, format_check
@@ -486,7 +499,7 @@ EXAMPLES = ("layerprune zoo list", "layerprune zoo fetch smollm2-135m", "layerpr
             "layerprune distances smollm2-135m --out d.npz", "layerprune prune smollm2-135m --n 8 --distances d.npz --out pruned",
             "layerprune heal pruned --out healed --profile cpu", "layerprune eval pruned --adapter healed/adapter --mmlu-limit 10",
             "layerprune sweep smollm2-135m --profile cpu", "layerprune figures --family smollm2-135m",
-            "layerprune check recompute/smollm2-135m figures/smollm2-135m")
+            "layerprune check recompute/smollm2-135m records/smollm2-135m")
 USER_ERRORS = (LayerpruneError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
                FolderLockedError)  # another process writes the run folder: say who, and wait
 

@@ -109,7 +109,7 @@ def docs_needed(table: pd.DataFrame, # `choice_stability` rows of several sizes 
 class StabilityConfig:
     "The calibration settings of one stability study."
     model: str  # zoo key, hub id or checkpoint directory
-    out_dir: str  # the record folder, e.g. figures/<model>-stability
+    out_dir: str  # the record folder, e.g. records/<model>-stability
     docs: int | None = None  # pool: the first `docs` documents of the C4 distances role (None: all of it)
     lengths: tuple = (256,)  # tokens per document, one pass each; the first is the reference setting
     wiki_lengths: tuple | None = None  # lengths of the Wikipedia passes (None: the first length; (): none)

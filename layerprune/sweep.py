@@ -24,7 +24,7 @@ from .check import encode_predictions
 from .similarity import STRATEGIES, UNPRUNED, Distances, Variant, angular_distances, check_block, check_strategy, variant_name
 from .surgery import prune_block
 from .zoo import DEFAULT_MODEL
-from .files import atomic_write_text, files_fingerprint, fingerprint, lock_folder, read_json
+from .files import RECORDS, atomic_write_text, files_fingerprint, fingerprint, lock_folder, portable_path, read_json
 from . import eval as ev
 
 # %% auto #0
@@ -32,9 +32,9 @@ __all__ = ['Block', 'PROFILES', 'BLOCK_CHOICES', 'INTERNAL_FIELDS', 'NOTEBOOK_FI
            'capture_layer_inputs', 'variant_outputs', 'variants_candidate_logits', 'variants_c4_losses',
            'variants_prefix_candidate_logits', 'ResultsStore', 'cfg_device', 'SweepConfig', 'layer_counts',
            'ConfigField', 'field_comments', 'config_fields', 'parameters_cell', 'write_parameters_cell',
-           'notebook_config', 'SweepData', 'load_sweep_data', 'run_distances', 'run_distance_rows', 'c4_batch_size',
-           'sweep_unhealed', 'sweep_heal_config', 'heal_point', 'check_settings', 'run_identity', 'model_identity',
-           'check_identity', 'check_starts', 'run_sweep']
+           'notebook_config', 'SweepData', 'load_sweep_data', 'run_distances', 'run_distance_rows', 'recorded_settings',
+           'c4_batch_size', 'sweep_unhealed', 'sweep_heal_config', 'heal_point', 'check_settings', 'run_identity',
+           'model_identity', 'check_identity', 'check_starts', 'run_sweep']
 
 # %% ../nbs/06_sweep.ipynb #f3d32bf6
 class _Skip(nn.Module):
@@ -247,7 +247,7 @@ class SweepConfig:
     model: str  # zoo key, hub id or checkpoint directory
     family: str | None = None  # name in tables and figures (default: the zoo key or directory name)
     profile: str = "cpu"  # the run's budget: tiny (CI), cpu (the main job on a 2-core CPU), gpu or full (the paper's protocol); settings in `PROFILES`
-    out_dir: str | None = None  # results folder (default: figures/<family>)
+    out_dir: str | None = None  # results folder (default: records/<family>, `RECORDS`)
     strategies: tuple[str, ...] = STRATEGIES  # block choice: similarity (l*(n), from the distances) and/or deepest (the simple baseline)
     ns: tuple | None = None  # block sizes: layer counts, or fractions of L in (0, 1) (default: the profile's grid; every n where it has none)
     heal_ns: tuple | None = None  # block sizes also healed, in the same forms (default: the profile's); empty heals none
@@ -289,7 +289,7 @@ class SweepConfig:
                 raise ValueError(f"{k}={v!r} is a string: give numbers, e.g. {k}=(1, 2, 0.25).")
             if isinstance(v, (str, int, float)) and not isinstance(v, bool): setattr(self, k, (v,))
         if self.family is None: self.family = Path(str(self.model)).name.lower()
-        if self.out_dir is None: self.out_dir = str(Path("figures") / self.family)
+        if self.out_dir is None: self.out_dir = str(Path(RECORDS) / self.family)
         self.check_numbers()
         dev = cfg_device(self)  # a device that is not there is refused now, not after the data and the model load
         if self.dtype == "auto": self.dtype = default_dtype(dev)  # what settings record and resume compares
@@ -421,7 +421,8 @@ def run_distances(model, tokenizer, docs: Sequence[str], cfg: SweepConfig, path:
     from layerprune.data import last_token_batches
     batches = last_token_batches(docs, tokenizer, batch_size=max(1, cfg.batch_tokens // cfg.distance_len), max_length=cfg.distance_len)
     dist = angular_distances(model, batches, progress=cfg.progress)
-    dist.meta.update(docs_sha256=expected["docs_sha256"], max_length=cfg.distance_len)
+    model = Path(str(dist.meta.get("model", "")))  # a checkpoint folder is recorded by its name (no machine path); `check` compares names
+    dist.meta.update(docs_sha256=expected["docs_sha256"], max_length=cfg.distance_len, **({"model": model.name} if model.is_absolute() else {}))
     dist.save(path)
     return dist
 
@@ -437,6 +438,11 @@ def run_distance_rows(model, tokenizer, docs: Sequence[str], cfg: SweepConfig, p
     return rows
 
 # %% ../nbs/06_sweep.ipynb #103264db
+def recorded_settings(cfg: SweepConfig) -> dict:
+    "Every setting of `cfg` as JSON values, with the run's own folders (`out_dir`, `data_dir`) made portable (`portable_path`)."
+    s = json.loads(json.dumps(asdict(cfg), default=str))
+    return {**s, "out_dir": portable_path(cfg.out_dir), "data_dir": portable_path(cfg.data_dir)}
+
 def _row(cfg: SweepConfig, L: int, strategy: str, n: int, start: int, healed: bool,
          mmlu: ev.MMLUResult, boolq: ev.BoolQResult, c4_block_losses: list[float], vocab: int, **extra) -> dict:
     c4 = sum(c4_block_losses) / len(c4_block_losses)
@@ -447,7 +453,7 @@ def _row(cfg: SweepConfig, L: int, strategy: str, n: int, start: int, healed: bo
                 mmlu_k=cfg.mmlu_k, mmlu_shot_seed=cfg.mmlu_shot_seed, mmlu_n=len(mmlu.labels), mmlu_dropped_shots=mmlu.settings.get("dropped_shots", 0),
                 boolq_n=len(boolq.labels), c4_blocks=len(c4_block_losses), c4_len=cfg.c4_len,
                 eval_text="c4 validation, role 'loss'", profile=cfg.profile, seed=cfg.seed, block_choice=cfg.block_choice,
-                timestamp=time.strftime("%Y-%m-%dT%H:%M:%S"), settings=json.dumps(asdict(cfg), default=str),
+                timestamp=time.strftime("%Y-%m-%dT%H:%M:%S"), settings=json.dumps(recorded_settings(cfg)),
                 heal_steps=0, heal_tokens=0, heal_text="", dtype=cfg.dtype, machine=machine_class(cfg_device(cfg)),
                 mmlu_pred=encode_predictions(mmlu.predictions), boolq_pred=encode_predictions(boolq.predictions))
     return {**row, **extra}
@@ -609,7 +615,7 @@ def _run_sweep(cfg: SweepConfig, report: Reporter) -> pd.DataFrame:
     src = src or resolve_model(cfg.model)
     store.identity["model"] = model_identity(src, cfg)
     check_identity(store, store.identity)
-    atomic_write_text(out / "config.json", json.dumps(asdict(cfg), indent=1, default=str))
+    atomic_write_text(out / "config.json", json.dumps(recorded_settings(cfg), indent=1))
 
     device = cfg_device(cfg)
     report.stage("model", f"{cfg.model}, {cfg.dtype} on {machine_class(device)}")

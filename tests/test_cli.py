@@ -175,11 +175,12 @@ def test_failed_figures_run_keeps_the_good_notebook(tmp_path):
     (fdir / "params" / "x.yaml").write_text("fail: false\n")
     args = ["figures", "--family", "x", "--figures-dir", str(fdir), "--no-cross-family"]
     main(args)
-    good = (fdir / "x" / "family.ipynb").read_text()
+    rec = tmp_path / "records" / "x"  # the record goes to records/ beside the figures folder
+    good = (rec / "family.ipynb").read_text()
     with pytest.raises(SystemExit, match="failed in cell .*AssertionError: boom.*family.failed.ipynb"):
         main(args + ["--params", '{"fail": true}'])
-    assert (fdir / "x" / "family.ipynb").read_text() == good
-    assert "boom" in (fdir / "x" / "family.failed.ipynb").read_text()
+    assert (rec / "family.ipynb").read_text() == good
+    assert "boom" in (rec / "family.failed.ipynb").read_text()
 
 
 def _family_dir(tmp_path, yaml_text: str) -> Path:
@@ -268,16 +269,18 @@ def test_system_write_errors_are_one_line_with_the_fix(err, fix, monkeypatch, ca
 
 def test_figures_family_with_its_own_notebook_and_parts(tmp_path):
     fdir = tmp_path / "figures"
-    _tiny_notebook(fdir / "abl.ipynb", "part = 'all'\nout_dir = None\nfigures_dir = None\nprogress_file = None",
-                   "from pathlib import Path\nPath(out_dir, f'ran-{part}').write_text(str(figures_dir))")
+    _tiny_notebook(fdir / "abl.ipynb", "part = 'all'\nout_dir = None\nfigures_dir = None\nrecords_dir = None\nprogress_file = None",
+                   "from pathlib import Path\nPath(out_dir, f'ran-{part}').write_text(f'{figures_dir} {records_dir}')")
     (fdir / "params" / "x-abl.yaml").write_text("notebook: abl.ipynb\npart: all\n")
-    main(["figures", "--family", "x-abl", "--figures-dir", str(fdir), "--params", '{"part": "seeds"}'])
-    out = fdir / "x-abl"
+    rdir = tmp_path / "runs"
+    main(["figures", "--family", "x-abl", "--figures-dir", str(fdir), "--records-dir", str(rdir), "--params", '{"part": "seeds"}'])
+    out = rdir / "x-abl"
     assert (out / "abl.seeds.ipynb").exists() and (out / "progress.seeds.log").exists() and not (out / "abl.ipynb").exists()
-    assert (out / "ran-seeds").read_text() == str(fdir)  # the notebook finds params/ and the base runs
-    main(["figures", "--family", "x-abl", "--figures-dir", str(fdir)])
+    assert (out / "ran-seeds").read_text() == f"{fdir} {rdir}"  # the notebook finds params/ and the base runs
+    main(["figures", "--family", "x-abl", "--figures-dir", str(fdir), "--records-dir", str(rdir)])
     assert (out / "abl.ipynb").exists() and (out / "ran-all").exists()
-    assert not (fdir / "cross-family").exists()  # a family with its own notebook adds no results.csv to draw across
+    assert not (rdir / "cross-family").exists()  # a family with its own notebook adds no results.csv to draw across
+    assert sorted(p.name for p in fdir.iterdir()) == ["abl.ipynb", "params"]  # nothing of the run beside the notebooks
 
 
 def test_eval_out_keeps_finished_tasks_when_a_later_one_crashes(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"The README's results overview is the table bench/results_overview.py builds from the committed figures/*/results.csv."
+"The README's results overview is the table bench/results_overview.py builds from the committed records/*/results.csv."
 import importlib.util
 from pathlib import Path
 

@@ -21,16 +21,16 @@ if [ "${LP_COMPARE_ONLY:-0}" != 1 ]; then  # LP_COMPARE_ONLY=1: only the compare
 scratch "$OUT/both"; scratch "$OUT/alone"
 echo "== $(date -u +%H:%M:%S) params $PARAMS"
 if [ "${LP_CPU:-0}" = 1 ]; then
-  eval "$LP --families $FAMS --figures-dir $OUT/both --profile $PROFILE --no-cross-family --params '$PARAMS'" > "$OUT/both.log" 2>&1
+  eval "$LP --families $FAMS --figures-dir $OUT/both --records-dir $OUT/both --profile $PROFILE --no-cross-family --params '$PARAMS'" > "$OUT/both.log" 2>&1
   echo "both: exit $?"
-  for f in ${FAMS//,/ }; do eval "$LP --family $f --figures-dir $OUT/alone --profile $PROFILE --no-cross-family --params '$PARAMS'" > "$OUT/alone.$f.log" 2>&1; echo "alone $f: exit $?"; done
+  for f in ${FAMS//,/ }; do eval "$LP --family $f --figures-dir $OUT/alone --records-dir $OUT/alone --profile $PROFILE --no-cross-family --params '$PARAMS'" > "$OUT/alone.$f.log" 2>&1; echo "alone $f: exit $?"; done
 else
   t0=$SECONDS
-  eval "$LP --families $FAMS --gpus 0,1 --figures-dir $OUT/both --profile $PROFILE --no-cross-family --params '$PARAMS'" > "$OUT/both.log" 2>&1
+  eval "$LP --families $FAMS --gpus 0,1 --figures-dir $OUT/both --records-dir $OUT/both --profile $PROFILE --no-cross-family --params '$PARAMS'" > "$OUT/both.log" 2>&1
   echo "both (--gpus 0,1): exit $?, $((SECONDS - t0)) s"; t0=$SECONDS
   i=0; pids=""; fams=(${FAMS//,/ })
   for f in "${fams[@]}"; do  # alone: family k on GPU (k+1) mod 2, i.e. the GPUs swapped, both at once
-    CUDA_VISIBLE_DEVICES=$(( (i + 1) % 2 )) bash -c "$LP --family $f --figures-dir $OUT/alone --profile $PROFILE --no-cross-family --params '$PARAMS'" > "$OUT/alone.$f.log" 2>&1 &
+    CUDA_VISIBLE_DEVICES=$(( (i + 1) % 2 )) bash -c "$LP --family $f --figures-dir $OUT/alone --records-dir $OUT/alone --profile $PROFILE --no-cross-family --params '$PARAMS'" > "$OUT/alone.$f.log" 2>&1 &
     pids="$pids $!"; i=$((i + 1))
   done
   for p in $pids; do wait "$p"; echo "alone pid $p: exit $?"; done; echo "alone: $((SECONDS - t0)) s"

@@ -1,6 +1,6 @@
 """Install carried wheels into --target, skipping every distribution the machine's Python already has.
 
-    python3 bench/gpu/install_missing.py --target /root/lp-site .gpu/pm/*.whl
+    python3 bench/gpu/install_missing.py --target $LP_BASE/site .gpu/pm/*.whl
 """
 import argparse, importlib.metadata as md, re, subprocess, sys
 

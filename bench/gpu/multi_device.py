@@ -8,7 +8,7 @@ with the whole one: the angular distances (hooks on layers of two devices), MMLU
 scorer) and BoolQ predictions on a few real items, C4 loss, and the logits of the pruned model
 (`prune_block(..., inplace=True)` on the sharded model). Prints one JSON summary.
 
-    python bench/gpu/multi_device.py --model /root/lphome/models/smollm2-135m --data-dir /root/lpdata \
+    python bench/gpu/multi_device.py --model $LAYERPRUNE_HOME/models/smollm2-135m --data-dir $LP_DATA \
         --dtype float32            # and again with --dtype bfloat16
     python bench/gpu/multi_device.py --model DIR --data-dir DIR --device cpu   # CPU check: both halves on cpu
 

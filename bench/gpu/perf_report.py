@@ -12,9 +12,10 @@ Each step writes its own JSON into --out; a step that fails is recorded as faile
 (nothing finished is lost). report.json gathers every row (what was measured, the ratio, the command, the
 device) and the tokens/s of the forward pass (P1) and of healing (P4) against the measured matmul peak.
 
-    python3 bench/gpu/perf_report.py --model /root/lphome/models/qwen2.5-coder-1.5b --data /root/lpdata \
-        --out /root/runs/perf --lmeval-python python3
+    python3 bench/gpu/perf_report.py --model $LAYERPRUNE_HOME/models/qwen2.5-coder-1.5b --data $LP_DATA \
+        --out $LP_RUNS/perf --lmeval-python python3      # after eval "$(bash bench/gpu/lease.sh env)"
     python3 bench/gpu/perf_report.py --model scratch/smollm2-135m --data ../shared/data --device cpu --quick --out /tmp/perf
+    python3 bench/gpu/perf_report.py --model .gpu/shapes/llama-2-7b --random-weights --only P1 --data $LP_DATA --out $LP_RUNS/p1_7b
 """
 from __future__ import annotations
 import argparse, json, os, platform, shlex, subprocess, sys, time
@@ -63,7 +64,7 @@ def steps(a) -> list[tuple[str, list[str], str]]:
     p1 = [py, "bench/similarity.py", "--model", a.model, "--data", c4, "--device", a.device, "--dtype", dt,
           *(["--batch", "2", "--seq-len", "128", "--n-batches", "1", "--repeats", "1"] if q else
             ["--batch", "16", "--seq-len", "1024", "--n-batches", "2", "--repeats", "3", "--peer-repeats", "1"]),
-          "--json-out", str(o / "p1.json")]
+          *(["--random-weights"] if a.random_weights else []), "--json-out", str(o / "p1.json")]
     p2 = [py, "bench/sweep.py", "--model", a.model, "--device", a.device, "--dtype", dt,
           *(["--subjects", "2", "--limit", "2", "--ns", "3,6"] if q else ["--subjects", "10", "--limit", "20"]),
           "--batch-tokens", "8192" if q else "65536", "--out", str(o / "p2.json")]
@@ -125,6 +126,8 @@ def main():
     p.add_argument("--only", default="P1,P2,P3,P4", help="steps to run")
     p.add_argument("--p3-limit", type=int, default=20, help="P3: MMLU questions per subject (0: the whole test set)")
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test of the whole report on the CPU")
+    p.add_argument("--random-weights", action="store_true",
+                   help="P1 on random weights built from --model's config.json (a shape such as Llama-2-7B's: timing only)")
     a = p.parse_args()
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "LAYERPRUNE_DATA": a.data, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)]))}

@@ -4,8 +4,8 @@ The device machine has no network: the GGUF arrives in 60 MB chunks (see bench/g
 tarball. Everything the sweep finishes is written atomically under --out, so a call cut off by its time limit
 loses nothing; the next call resumes.
 
-    python3 bench/gpu/run_family.py --key qwen2.5-coder-1.5b --gguf /root/q15.gguf --data-dir /root/lpdata \\
-        --out /root/runs/qwen2.5-coder-1.5b --overrides '{"heal_ns": [0.25, 0.5]}'
+    python3 bench/gpu/run_family.py --key qwen2.5-coder-1.5b --gguf $LP_BASE/q15.gguf --data-dir $LP_DATA \\
+        --out $LP_RUNS/qwen2.5-coder-1.5b --overrides '{"heal_ns": [0.25, 0.5]}'   # after eval "$(bash bench/gpu/lease.sh env)"
 """
 import argparse, json, time
 from pathlib import Path

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Recompute a committed run on the device so that every point keeps its per-question predictions (issue 17), in a
+# `lease.sh bg` job after `eval "$(bash bench/gpu/lease.sh env)"`; LAYERPRUNE_DATA=$LP_DATA gives the data.
+#   bash bench/gpu/recompute.sh unhealed FAMILY [OUT]  the unhealed points only: the healed points, distances.npz and
+#                                                     healing logs of records/FAMILY are kept, every *-raw point is
+#                                                     scored again (the sweep resumes and finds them missing)
+#   bash bench/gpu/recompute.sh all FAMILY [OUT]       every point, distances and heals included, into an empty OUT
+# OUT defaults to $LP_RUNS/FAMILY. The figure notebook runs with figures/params/FAMILY.yaml, device cuda.
+# The CPU check: LP_DEVICE=cpu LP_RUNS=/tmp/rc bash bench/gpu/recompute.sh unhealed smollm2-135m
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+what=${1:?unhealed or all}; family=${2:?FAMILY}
+out=${3:-$LP_RUNS/$family}
+rec=records/$family
+[ -d "$rec/points" ] || { echo "no committed run $rec/points"; exit 2; }
+mkdir -p "$out"
+[ -z "$(ls -A "$out")" ] || { echo "$out is not empty: give a new folder"; exit 2; }
+case "$what" in
+  unhealed)
+    cp -r "$rec/points" "$rec/distances.npz" "$rec/config.json" "$out"/
+    [ -d "$rec/healing" ] && cp -r "$rec/healing" "$out"/
+    rm -f "$out"/points/*-raw.json
+    echo "kept $(ls "$out/points" | wc -l) healed points of $rec; the unhealed ones are recomputed" ;;
+  all) ;;
+  *) echo "unknown '$what': use unhealed or all"; exit 2 ;;
+esac
+python3 -c "import sys; from layerprune.cli import main; main(sys.argv[1:])" figures --family "$family" \
+  --params "{\"out_dir\": \"$out\", \"device\": \"${LP_DEVICE:-cuda}\"}"
