@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #af91b0ed
 from __future__ import annotations
-import difflib, errno, json, os, shutil, sys
+import difflib, errno, inspect, json, os, shutil, sys
 from pathlib import Path
 from typing import Annotated
 from fastcore.script import anno_parser, store_true
@@ -12,10 +12,10 @@ from .zoo import LayerpruneError
 from .files import FolderLockedError, RECORDS
 
 # %% auto #0
-__all__ = ['DTYPES', 'REQUIRED', 'EVAL_TASKS', 'COMMANDS', 'POSITIONAL', 'EXAMPLES', 'USER_ERRORS', 'SYSTEM_ERRNOS', 'KEPT',
-           'distances', 'prune', 'heal', 'eval', 'sweep', 'figure_families', 'notebook_params', 'check_params',
-           'family_params', 'execute_notebook', 'figures', 'records_folder', 'family_figures', 'zoo', 'data', 'check',
-           'usage', 'parse', 'error_line', 'main']
+__all__ = ['DTYPES', 'REQUIRED', 'EVAL_TASKS', 'SWEEP_FORMS', 'COMMANDS', 'POSITIONAL', 'EXAMPLES', 'USER_ERRORS',
+           'SYSTEM_ERRNOS', 'KEPT', 'distances', 'prune', 'heal', 'eval', 'sweep_options', 'sweep_config', 'sweep',
+           'figure_families', 'notebook_params', 'check_params', 'family_params', 'execute_notebook', 'figures',
+           'records_folder', 'family_figures', 'zoo', 'data', 'check', 'usage', 'parse', 'error_line', 'main']
 
 # %% ../nbs/08_cli.ipynb #237d1601
 DTYPES = ("float32", "bfloat16", "float16")  # what --dtype accepts
@@ -28,11 +28,11 @@ def _need(ok: bool, problem: str):
 def _at_least(opt: str, value, low):
     _need(value is None or value >= low, f"--{opt} {value}: must be at least {low}.")
 
-def _budget(profile: str):
-    "Refuse a `--profile` that is not a budget (`layerprune.families.check_budget`, its wording)."
+def _budget(profile: str, opt: str = "profile"):
+    "Refuse a `--profile` (or `--opt`) that is not a budget (`layerprune.families.check_budget`, its wording)."
     from layerprune.families import check_budget
     try: check_budget(profile)
-    except ValueError as e: raise LayerpruneError(f"--profile {profile!r}: {e}") from None
+    except ValueError as e: raise LayerpruneError(f"--{opt} {profile!r}: {e}") from None
 
 def _check_dtype(dtype: str):
     _need(dtype in DTYPES, f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}.")
@@ -55,6 +55,22 @@ def _numbers(opt: str, s: str | None) -> list | None:
                                        "or fractions of the layers (0.1,0.25), comma-separated.")
         out.append(v)
     return out
+
+def _words(s: str) -> list[str]:
+    "'a, b,' -> ['a', 'b']: a comma-separated option."
+    return [w.strip() for w in s.split(",") if w.strip()]
+
+def _json_object(opt: str, # the option, for messages
+                 s: str | None, # its value
+                 example: str = '{"device": "cuda"}', # a good value, for messages
+                ) -> dict | None:
+    "The JSON object of `--opt`; an error naming the option for bad JSON or another JSON value."
+    if s is None: return None
+    try: v = json.loads(s)
+    except json.JSONDecodeError as e:
+        raise LayerpruneError(f"--{opt} is not valid JSON ({e.msg}, column {e.colno}): write e.g. '{example}'.") from None
+    _need(isinstance(v, dict), f"--{opt} {s!r}: give a JSON object, e.g. '{example}'.")
+    return v
 
 def _new_folder(opt: str, path: str, force: bool):
     "Refuse to write into a non-empty folder (or a file) unless `force`."
@@ -220,35 +236,64 @@ def eval(model: str, # zoo key, hub id or checkpoint directory
         print(json.dumps({t: {k_: v for k_, v in rows[t].items() if k_ in ("accuracy", "macro_accuracy", "loss", "normalized_loss", "n")}}))
         if out: atomic_write_text(out, json.dumps(rows, indent=1, default=str))  # after each task: a crash keeps the finished ones
 
-def sweep(model: str, # zoo key, hub id or checkpoint directory
-          family: str = None, # name in tables and figures
-          profile: str = "cpu", # tiny, cpu, gpu or full
-          out_dir: str = None, # results folder (default records/<family>)
-          ns: str = None, # block sizes, e.g. "1,2,3" or "0.1,0.2" (default: the profile's)
-          heal_ns: str = None, # block sizes also healed (default: the profile's); "" for none
-          strategies: str = "similarity,deepest", # block choice
-          device: str = "auto", # auto, cpu, cuda, ...
-          data_dir: str = None, # folder with mmlu/ boolq/ c4/
-          naive: store_true = False, # evaluate each variant on its own (no shared prefix)
-          mmlu_k: int = None, # MMLU shots, 0..5 (default: the profile's)
-          mmlu_shot_seed: int = None, # order of each subject's shots: default the dev file's (the paper's); a seed permutes them
-         ):
-    "Run (or resume) the sweep of one model: every n x strategy, unhealed and healed; writes results.csv."
+# %% ../nbs/08_cli.ipynb #b5e1d002
+SWEEP_FORMS = {"ns": "; comma-separated, e.g. 1,2,3 or 0.1,0.2", "heal_ns": "; comma-separated ('' is empty)",
+               "strategies": "; comma-separated", "mmlu_subjects": "; comma-separated",
+               "heal_overrides": "; a JSON object"}  # how the command line writes a field that is not one plain value
+
+def sweep_options() -> list[inspect.Parameter]:
+    "The options of `layerprune sweep`: one per field of `sweep.config_fields`, its comment the help; `--naive` for fast=False."
+    from layerprune.sweep import config_fields
+    out = []
+    for f in config_fields():
+        if f.name == "model": continue
+        if f.name == "fast": name, kind, default, doc = "naive", store_true, False, f"evaluate each variant on its own; without it: {f.doc}"
+        else:
+            name, kind, doc = f.name, str if f.kind in (list, dict) else f.kind, f.doc + SWEEP_FORMS.get(f.name, "")
+            default = ",".join(f.default) if isinstance(f.default, tuple) else f.default
+        out.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, doc]))
+    return out
+
+def _option_error(e: ValueError) -> str:
+    "`SweepConfig`'s message about a field (`mmlu_limit=0: ...`) in the words of its option (`--mmlu-limit 0: ...`)."
+    name, eq, rest = str(e).partition("=")
+    return f"--{name.replace('_', '-')} {rest}" if eq and name.isidentifier() else str(e)
+
+# %% ../nbs/08_cli.ipynb #b5e1d003
+def sweep_config(model: str, # zoo key, hub id or checkpoint directory
+                 **options, # the options of `sweep_options`, as `parse` gives them; left out: their defaults
+                ) -> "SweepConfig":
+    "The run's `SweepConfig` from `layerprune sweep` options, each checked before anything loads."
     from layerprune.similarity import STRATEGIES
-    from layerprune.sweep import SweepConfig, run_sweep
-    _budget(profile)
-    strats = tuple(s.strip() for s in strategies.split(",") if s.strip())
-    _need(strats and set(strats) <= set(STRATEGIES), f"--strategies {strategies!r}: choose from {', '.join(STRATEGIES)} (comma-separated).")
-    _device(device)
+    from layerprune.sweep import SweepConfig, BLOCK_CHOICES
+    o = {p.name: p.default for p in sweep_options()}
+    _need(set(options) <= set(o), f"Unknown sweep options {sorted(set(options) - set(o))}: choose from {', '.join(o)}.")
+    o.update(options)
+    fast = not o.pop("naive")
+    _budget(o["profile"])
+    strats, ns, out_dir = tuple(_words(o["strategies"])), o["ns"], o["out_dir"]
+    _need(strats and set(strats) <= set(STRATEGIES), f"--strategies {o['strategies']!r}: choose from {', '.join(STRATEGIES)} (comma-separated).")
+    _device(o["device"])
     _need(ns is None or _numbers("ns", ns), f"--ns {ns!r}: give at least one block size, or leave --ns out for the profile's.")
     _need(not out_dir or not Path(out_dir).is_file(), f"--out-dir {out_dir} is a file: give a folder (new, or a run's to resume).")
-    _need(mmlu_k is None or 0 <= mmlu_k <= 5, f"--mmlu-k {mmlu_k}: MMLU shots must be 0..5 (each subject has 5 dev questions).")
-    cfg = SweepConfig(model, family=family, profile=profile, out_dir=out_dir, ns=_numbers("ns", ns),
-                      heal_ns=_numbers("heal-ns", heal_ns) if heal_ns is not None else None, strategies=strats,
-                      device=device, data_dir=data_dir, fast=not naive,
-                      mmlu_k=mmlu_k, mmlu_shot_seed=mmlu_shot_seed)
-    df = run_sweep(cfg)
+    _need(o["mmlu_k"] is None or 0 <= o["mmlu_k"] <= 5, f"--mmlu-k {o['mmlu_k']}: MMLU shots must be 0..5 (each subject has 5 dev questions).")
+    if o["heal_profile"] is not None: _budget(o["heal_profile"], "heal-profile")
+    _need(o["dtype"] in (None, "auto", *DTYPES), f"--dtype {o['dtype']!r}: choose one of auto, {', '.join(DTYPES)}.")
+    _need(o["block_choice"] in BLOCK_CHOICES, f"--block-choice {o['block_choice']!r}: choose {' or '.join(BLOCK_CHOICES)}.")
+    fields = dict(o, strategies=strats, ns=_numbers("ns", ns), heal_ns=_numbers("heal-ns", o["heal_ns"]),
+                  mmlu_subjects=_words(o["mmlu_subjects"]) if o["mmlu_subjects"] else None,
+                  heal_overrides=_json_object("heal-overrides", o["heal_overrides"], '{"steps": 10}'), fast=fast)
+    try: return SweepConfig(model, **fields)
+    except ValueError as e: raise LayerpruneError(_option_error(e)) from None
+
+def sweep(model: str, # zoo key, hub id or checkpoint directory
+          **options, # every field of `sweep.SweepConfig` as an option (`sweep_options`)
+         ):
+    "Run (or resume) the sweep of one model: every n x strategy, unhealed and healed; writes results.csv."
+    from layerprune.sweep import run_sweep
+    df = run_sweep(sweep_config(model, **options))
     print(df[["strategy", "n", "healed", "mmlu_micro", "boolq", "c4_loss"]].round(3).to_string(index=False))
+sweep.options = sweep_options  # spelled out when `sweep` is parsed
 
 # %% ../nbs/08_cli.ipynb #63f8d7aa
 def figure_families(figures_dir: str | Path = "figures") -> list[str]:
@@ -261,12 +306,7 @@ def notebook_params(params: str | None, # --params: a JSON object
                     notebook: str | Path, # the notebook whose parameters cell it sets
                    ) -> dict:
     "The `--params` JSON checked against the notebook's parameters: known names, right types; a string for a list is one item (or a comma list)."
-    if not params: return {}
-    try: extra = json.loads(params)
-    except json.JSONDecodeError as e:
-        raise LayerpruneError(f"--params is not valid JSON ({e.msg}, column {e.colno}): write e.g. '{{\"device\": \"cuda\"}}'.") from None
-    _need(isinstance(extra, dict), f"--params {params!r}: give a JSON object, e.g. '{{\"device\": \"cuda\"}}'.")
-    return check_params(extra, notebook, "--params")
+    return check_params(_json_object("params", params), notebook, "--params") if params else {}
 
 def check_params(extra: dict, # parameter name -> value
                  notebook: str | Path, # the notebook whose parameters cell they set
@@ -478,6 +518,9 @@ def parse(argv: list[str]) -> tuple:
         raise LayerpruneError(f"Unknown command {name!r}" + (f"; did you mean {close[0]}?" if close else ".") +
                               f" Commands: {', '.join(COMMANDS)} (see `layerprune --help`).")
     f = COMMANDS[name]
+    if hasattr(f, "options") and not hasattr(f, "__signature__"):  # `**options` spelled out (`sweep_options`), once
+        own = [p for p in inspect.signature(f, eval_str=True).parameters.values() if p.kind != p.VAR_KEYWORD]
+        f.__signature__ = inspect.Signature(own + f.options())
     p = anno_parser(f, prog=f"layerprune {name}", pos=POSITIONAL.get(name))
     def error(message): raise LayerpruneError(f"{message}. See `layerprune {name} --help`.")
     p.error = error

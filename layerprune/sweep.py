@@ -4,10 +4,11 @@
 
 # %% ../nbs/06_sweep.ipynb #2eab743a
 from __future__ import annotations
-import contextlib, copy, json, math, os, platform, shutil, tempfile, time
+import ast, contextlib, copy, dataclasses, inspect, io, json, linecache, math, os, platform, shutil, tempfile, time, tokenize, types, typing
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 import pandas as pd
 import torch
@@ -22,16 +23,18 @@ from .progress import Reporter
 from .check import encode_predictions
 from .similarity import STRATEGIES, UNPRUNED, Distances, Variant, angular_distances, check_block, check_strategy, variant_name
 from .surgery import prune_block
+from .zoo import DEFAULT_MODEL
 from .files import RECORDS, atomic_write_text, files_fingerprint, fingerprint, lock_folder, portable_path, read_json
 from . import eval as ev
 
 # %% auto #0
-__all__ = ['Block', 'PROFILES', 'BLOCK_CHOICES', 'suffix_view', 'capture_layer_inputs', 'variant_outputs',
-           'variants_candidate_logits', 'variants_c4_losses', 'variants_prefix_candidate_logits', 'ResultsStore',
-           'cfg_device', 'SweepConfig', 'layer_counts', 'SweepData', 'load_sweep_data', 'run_distances',
-           'run_distance_rows', 'recorded_settings', 'c4_batch_size', 'sweep_unhealed', 'sweep_heal_config',
-           'heal_point', 'check_settings', 'run_identity', 'model_identity', 'check_identity', 'check_starts',
-           'run_sweep']
+__all__ = ['Block', 'PROFILES', 'BLOCK_CHOICES', 'INTERNAL_FIELDS', 'NOTEBOOK_FIELDS', 'PARAMETERS_HEADER', 'suffix_view',
+           'capture_layer_inputs', 'variant_outputs', 'variants_candidate_logits', 'variants_c4_losses',
+           'variants_prefix_candidate_logits', 'ResultsStore', 'cfg_device', 'SweepConfig', 'layer_counts',
+           'ConfigField', 'field_comments', 'config_fields', 'parameters_cell', 'write_parameters_cell',
+           'notebook_config', 'SweepData', 'load_sweep_data', 'run_distances', 'run_distance_rows', 'recorded_settings',
+           'c4_batch_size', 'sweep_unhealed', 'sweep_heal_config', 'heal_point', 'check_settings', 'run_identity',
+           'model_identity', 'check_identity', 'check_starts', 'run_sweep']
 
 # %% ../nbs/06_sweep.ipynb #f3d32bf6
 class _Skip(nn.Module):
@@ -242,28 +245,28 @@ def cfg_device(cfg: SweepConfig) -> torch.device:
 class SweepConfig:
     "Every setting of one sweep run; `None` fields take the profile's value."
     model: str  # zoo key, hub id or checkpoint directory
-    family: str | None = None  # name in tables and figures; default: the zoo key or directory name
-    profile: str = "cpu"  # the run's budget: tiny, cpu, gpu or full (`families.BUDGETS`; settings in `PROFILES`)
-    out_dir: str | None = None  # results folder; default records/<family> (`RECORDS`)
-    strategies: tuple[str, ...] = STRATEGIES  # "similarity" (l*(n)) and/or "deepest" (the simple baseline)
-    ns: tuple | None = None  # block sizes: ints, or fractions of L in (0, 1); None: the profile's grid (None there = all)
-    heal_ns: tuple | None = None  # which of them to heal too (same forms); () heals none
-    mmlu_subjects: tuple | None = None  # MMLU subjects; None: the profile's (None there = all 57)
-    mmlu_limit: int | None = None  # MMLU questions per subject (seeded subset)
-    mmlu_k: int | None = None  # MMLU shots
-    mmlu_shot_seed: int | None = None  # order of each subject's shots: None the dev file's (the paper's), a seed a fixed permutation (`eval.shot_order`)
-    boolq_limit: int | None = None  # BoolQ validation questions (seeded subset)
-    c4_blocks: int | None = None  # C4 validation blocks for the loss
-    c4_len: int | None = None  # tokens per C4 block
-    distance_docs: int | None = None  # documents for the angular distances (None: the whole role)
-    distance_len: int | None = None  # tokens per document for the distances
-    block_choice: str = "mean"  # l*(n): "mean" of the distances (the paper) or "bootstrap" (`stability.stable_blocks`)
-    heal_profile: str | None = None  # the healing budget (`healing.heal_config`): tiny, cpu, gpu or full
-    heal_overrides: dict | None = None  # HealConfig fields to replace
-    dtype: str | None = None  # evaluation dtype; "auto": `models.default_dtype` of the device, resolved once here
-    batch_tokens: int | None = None  # most tokens per forward pass
-    device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
-    data_dir: str | None = None  # a folder with mmlu/ boolq/ c4/ (else $LAYERPRUNE_DATA, the cache, the hub)
+    family: str | None = None  # name in tables and figures (default: the zoo key or directory name)
+    profile: str = "cpu"  # the run's budget: tiny (CI), cpu (the main job on a 2-core CPU), gpu or full (the paper's protocol); settings in `PROFILES`
+    out_dir: str | None = None  # results folder (default: records/<family>, `RECORDS`)
+    strategies: tuple[str, ...] = STRATEGIES  # block choice: similarity (l*(n), from the distances) and/or deepest (the simple baseline)
+    ns: tuple | None = None  # block sizes: layer counts, or fractions of L in (0, 1) (default: the profile's grid; every n where it has none)
+    heal_ns: tuple | None = None  # block sizes also healed, in the same forms (default: the profile's); empty heals none
+    mmlu_subjects: tuple | None = None  # MMLU subjects (default: the profile's; all 57 where it has none)
+    mmlu_limit: int | None = None  # MMLU test questions per subject, a seeded subset (default: the profile's; all where it has none)
+    mmlu_k: int | None = None  # MMLU shots, 0..5 (default: the profile's)
+    mmlu_shot_seed: int | None = None  # order of each subject's shots: a seed permutes them (`eval.shot_order`); default: the dev file's, the paper's
+    boolq_limit: int | None = None  # BoolQ validation questions, a seeded subset (default: the profile's; all 3,270 where it has none)
+    c4_blocks: int | None = None  # C4 validation blocks for the loss (default: the profile's)
+    c4_len: int | None = None  # tokens per C4 block (default: the profile's)
+    distance_docs: int | None = None  # C4 documents for the angular distances (default: the profile's; the whole role where it has none)
+    distance_len: int | None = None  # tokens per document for the distances (default: the profile's)
+    block_choice: str = "mean"  # l*(n): mean (of the distances, the paper's) or bootstrap (`stability.stable_blocks`)
+    heal_profile: str | None = None  # healing budget (`healing.heal_config`): tiny, cpu, gpu or full (default: the profile's)
+    heal_overrides: dict | None = None  # HealConfig fields to replace, e.g. {"steps": 100} (default: the profile's)
+    dtype: str | None = None  # evaluation dtype: float32, bfloat16, float16, or auto for `models.default_dtype` of the device (default: the profile's)
+    batch_tokens: int | None = None  # most tokens per forward pass (default: the profile's)
+    device: str = "auto"  # auto (cuda if available), cpu, cuda, cuda:1, ...
+    data_dir: str | None = None  # a folder with mmlu/ boolq/ c4/ (default: $LAYERPRUNE_DATA, the fetch cache, the hub)
     seed: int = 0  # seeds every subset and the healing run
     fast: bool = True  # share the layers before each cut across variants (exact)
     variants_per_pass: int = 8  # variants evaluated together (and saved together)
@@ -279,8 +282,9 @@ class SweepConfig:
         if not self.strategies: raise ValueError(f"No strategies: choose from {', '.join(STRATEGIES)}.")
         if self.block_choice not in BLOCK_CHOICES:
             raise ValueError(f"Unknown block_choice {self.block_choice!r}: choose one of {BLOCK_CHOICES}.")
-        for k in ("ns", "heal_ns", "mmlu_subjects"):  # one value for a tuple of one; never a string's letters
+        for k in ("ns", "heal_ns", "mmlu_subjects"):  # one value for a tuple of one; never a string's letters; a list (YAML, JSON) a tuple
             v = getattr(self, k)
+            if isinstance(v, list): setattr(self, k, tuple(v))
             if isinstance(v, str) and k != "mmlu_subjects":
                 raise ValueError(f"{k}={v!r} is a string: give numbers, e.g. {k}=(1, 2, 0.25).")
             if isinstance(v, (str, int, float)) and not isinstance(v, bool): setattr(self, k, (v,))
@@ -315,6 +319,70 @@ def layer_counts(spec: Sequence | None, # ints (layers) or fractions of L in (0,
                              f"give integers 1..{L - 1} or fractions in (0, 1).")
         out.add(n)
     return sorted(out)
+
+# %% ../nbs/06_sweep.ipynb #a7f3c202
+class ConfigField(NamedTuple):
+    "One user setting of `SweepConfig`, as the command line and the figure notebook write it."
+    name: str  # the field's name (`--name-with-dashes` on the command line)
+    kind: type  # what a user writes: str, int, float, bool, list (for a tuple) or dict
+    default: object  # the field's default; `inspect.Parameter.empty` where it must be given
+    doc: str  # the comment on the field in `SweepConfig`: the one wording of its help
+
+INTERNAL_FIELDS = ("progress",)  # set by the caller (bars in a terminal, none in a notebook), not a setting of the run
+
+def _kind(hint) -> type:
+    "The type a user writes for a field's type hint: `int | None` -> int, `tuple[str, ...]` -> list."
+    args = [a for a in typing.get_args(hint) if a is not type(None)] if isinstance(hint, types.UnionType) else [hint]
+    t = typing.get_origin(args[0]) or args[0]
+    return list if t in (tuple, list) else t
+
+def field_comments(cls: type, # a class with annotated fields, each with its comment, and at least one method
+                  ) -> dict[str, str | None]:
+    "The comment on each annotated field of `cls`, read from its source (found through its methods: a notebook cell's too)."
+    fn = next((f for f in vars(cls).values() if inspect.isfunction(f) and linecache.getlines(f.__code__.co_filename)), None)
+    if fn is None: raise ValueError(f"{cls.__name__}: no method with a source file, so its field comments cannot be read.")
+    src = "".join(linecache.getlines(fn.__code__.co_filename))
+    node = next(n for n in ast.walk(ast.parse(src)) if isinstance(n, ast.ClassDef) and n.name == cls.__name__
+                and n.lineno <= fn.__code__.co_firstlineno <= n.end_lineno)
+    comments = {t.start[0]: t.string.lstrip("#").strip() for t in tokenize.generate_tokens(io.StringIO(src).readline)
+                if t.type == tokenize.COMMENT}
+    return {n.target.id: comments.get(n.lineno) for n in node.body if isinstance(n, ast.AnnAssign)}
+
+def config_fields() -> list[ConfigField]:
+    "`SweepConfig`'s user settings in order: name, kind, default and the comment on the field."
+    hints, docs = typing.get_type_hints(SweepConfig), field_comments(SweepConfig)
+    return [ConfigField(f.name, _kind(hints[f.name]), inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default,
+                        docs[f.name]) for f in dataclasses.fields(SweepConfig) if f.name not in INTERNAL_FIELDS]
+
+# %% ../nbs/06_sweep.ipynb #a7f3c205
+NOTEBOOK_FIELDS = (ConfigField("progress_file", str, None, "stage lines with ETAs for a person (`layerprune figures` shows them in the terminal)"),)
+PARAMETERS_HEADER = "# Written from SweepConfig's fields by `layerprune.sweep.write_parameters_cell`: change a field there, then rewrite"
+
+def parameters_cell(model: str = DEFAULT_MODEL, # the notebook's default model
+                   ) -> str:
+    "The papermill parameters cell of the family notebook: a literal `name: kind = default  # comment` per field."
+    lines = [PARAMETERS_HEADER]
+    for f in (*config_fields(), *NOTEBOOK_FIELDS):
+        v = model if f.name == "model" else list(f.default) if isinstance(f.default, tuple) else f.default
+        lines.append(f"{f.name}: {f.kind.__name__} = {v!r}  # {f.doc}")
+    return "\n".join(lines)
+
+def write_parameters_cell(notebook: str | Path = "figures/family.ipynb", # a notebook with a cell tagged `parameters`
+                         ) -> bool:
+    "Rewrite the `parameters` cell of `notebook` as `parameters_cell()`; True if it changed."
+    nb = json.loads(Path(notebook).read_text())
+    cell = next((c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None: raise ValueError(f"{notebook} has no cell tagged `parameters`: tag the cell papermill should set.")
+    new = parameters_cell().splitlines(keepends=True)
+    if cell["source"] == new: return False
+    cell["source"] = new
+    atomic_write_text(notebook, json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+    return True
+
+def notebook_config(params: dict, # the notebook's parameters: pass `globals()`
+                   ) -> SweepConfig:
+    "The `SweepConfig` of the family notebook's parameters: every field from them, no progress bars."
+    return SweepConfig(**{f.name: params[f.name] for f in config_fields()}, progress=False)
 
 # %% ../nbs/06_sweep.ipynb #324d4ae3
 @dataclass

@@ -54,6 +54,11 @@ BAD = [  # (argv, message): each refused before any data or model loads
     (["sweep", "m", "--strategies", "random"], "--strategies 'random': choose from similarity, deepest"),
     (["sweep", "m", "--profile", "huge"], "--profile 'huge'"),
     (["sweep", "m", "--mmlu-k", "7"], "--mmlu-k 7: MMLU shots must be 0..5"),
+    (["sweep", "m", "--c4-len", "1"], "--c4-len 1: give a whole number of at least 2"),
+    (["sweep", "m", "--heal-profile", "huge"], "--heal-profile 'huge'"),
+    (["sweep", "m", "--heal-overrides", "[10]"], "--heal-overrides '[10]': give a JSON object"),
+    (["sweep", "m", "--dtype", "fp8"], "--dtype 'fp8': choose one of auto, float32"),
+    (["sweep", "m", "--block-choice", "median"], "--block-choice 'median': choose mean or bootstrap"),
     (["heal", "m", "--out", "h", "--lr", "-0.001"], "--lr -0.001: the learning rate must be > 0"),
     (["heal", "m", "--out", "h", "--steps", "0"], "--steps 0: must be at least 1"),
     (["heal", "m", "--out", "h", "--quantize", "int8"], "--quantize 'int8'"),
@@ -121,6 +126,36 @@ def test_heal_short_run_clips_warmup_and_reports_tokens_per_s(monkeypatch, capsy
 
 def test_figures_params_string_is_one_strategy():
     assert cli.notebook_params('{"strategies": "deepest"}', ROOT / "figures" / "family.ipynb") == {"strategies": ["deepest"]}
+
+
+def test_sweep_options_are_sweepconfigs_fields():
+    "`layerprune sweep` has an option per SweepConfig field, with the field's comment as its help, and builds the same config."
+    from layerprune.sweep import config_fields
+    f, kw = parse(["sweep", "m", "--profile", "tiny", "--ns", "1,0.5", "--heal-ns", "", "--strategies", "deepest",
+                   "--mmlu-subjects", "anatomy", "--c4-len", "16", "--heal-overrides", '{"steps": 3}', "--naive"])
+    cfg = cli.sweep_config(**kw)
+    assert (cfg.ns, cfg.heal_ns, cfg.strategies, cfg.mmlu_subjects, cfg.c4_len, cfg.heal_overrides, cfg.fast) == (
+        (1, 0.5), (), ("deepest",), ("anatomy",), 16, {"steps": 3}, False)
+    assert cli.sweep_config(**parse(["sweep", "m"])[1]) == cli.sweep_config("m")  # the parser's defaults are the fields'
+    fields = {f.name: f.doc for f in config_fields() if f.name not in ("model", "fast")}
+    opts = {p.name: p for p in cli.sweep_options()}
+    assert set(opts) == set(fields) | {"naive"}
+    assert all(p.annotation.__metadata__[0].startswith(fields[n]) for n, p in opts.items() if n != "naive")  # the field's words
+
+
+def test_figures_params_are_sweepconfigs_fields():
+    "The family notebook's parameters (what --params and the YAML files are checked against) are SweepConfig's fields."
+    import papermill as pm
+    from layerprune.sweep import config_fields, NOTEBOOK_FIELDS
+    known = pm.inspect_notebook(str(ROOT / "figures" / "family.ipynb"))
+    fields = [*config_fields(), *NOTEBOOK_FIELDS]
+    assert list(known) == [f.name for f in fields]
+    assert [known[f.name]["inferred_type_name"] for f in fields] == [f.kind.__name__ for f in fields]
+    assert [known[f.name]["help"] for f in fields] == [f.doc for f in fields]
+    nb = ROOT / "figures" / "family.ipynb"
+    assert cli.notebook_params('{"block_choice": "bootstrap", "variants_per_pass": 4}', nb) == {"block_choice": "bootstrap", "variants_per_pass": 4}
+    with pytest.raises(cli.LayerpruneError, match="has no parameter 'progress'; did you mean 'progress_file'"):
+        cli.notebook_params('{"progress": false}', nb)
 
 
 def _tiny_notebook(path: Path, parameters: str, body: str):

@@ -67,6 +67,15 @@ def test_committed_record_reads_as_a_section(record):
         assert bad not in raw, f"{record}: {bad!r} in the executed notebook"
 
 
+def test_family_parameters_cell_is_written_from_sweepconfig():
+    "The committed parameters cell of figures/family.ipynb is `sweep.parameters_cell()`: SweepConfig's fields, one wording."
+    from layerprune.sweep import parameters_cell
+    nb = json.loads((ROOT / "figures" / "family.ipynb").read_text())
+    cell = next("".join(c["source"]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    assert cell == parameters_cell(), ("figures/family.ipynb's parameters cell is out of date; rewrite it with "
+                                       'python -c "from layerprune.sweep import write_parameters_cell; write_parameters_cell()"')
+
+
 def _committed(folder: str) -> list[Path]:
     import subprocess
     out = subprocess.run(["git", "ls-files", folder], cwd=ROOT, capture_output=True, text=True, check=True).stdout
