@@ -704,8 +704,9 @@ def fig7_fewshot_ablation(df: pd.DataFrame | str | Path, # few-shot ablation tab
                           metric: str = "mmlu_micro",
                          ) -> Figure:
     "Fig. 7: MMLU vs fraction dropped over few-shot orderings (left) and shot counts (right)."
-    order_col = next((c for c in ("shot_seed", "order", "order_id") if c in getattr(df, "columns", [])), "shot_seed")
-    df, family = _ablation_table(df, family, ("mmlu_k", order_col, metric), "few-shot ablation")
+    df, family = _ablation_table(df, family, ("mmlu_k", metric), "few-shot ablation")  # a path is read here
+    order_col = next((c for c in ("shot_seed", "order", "order_id") if c in df.columns), "shot_seed")
+    df, family = _ablation_table(df, family, (order_col,), "few-shot ablation")
     ks = sorted(int(v) for v in df["mmlu_k"].unique())
     k = k if k is not None else (5 if 5 in ks else int(df["mmlu_k"].mode()[0]))
     fig, axes = _subplots(1, 2, figsize=(5.6, 3.2), sharey=True)

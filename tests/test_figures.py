@@ -123,3 +123,14 @@ def test_committed_record_resumes_from_another_folder(run, tmp_path):
     check_settings(store, cfg)
     with pytest.raises(ValueError, match="other settings"):
         check_settings(store, dataclasses.replace(cfg, seed=cfg.seed + 1))  # a result-defining field still counts
+
+
+def test_ablation_figures_draw_from_the_committed_tables():
+    "Figs. 7-9 read the committed CSVs by path (Fig. 7 once looked for its order column before reading the file)."
+    from layerprune import plots
+    rec = ROOT / "records" / "qwen2.5-coder-1.5b-ablations"
+    for name, draw in [("fewshot", plots.fig7_fewshot_ablation), ("seeds", plots.fig8_seed_ablation),
+                       ("lora_rank", plots.fig9_lora_rank_ablation)]:
+        fig = draw(rec / f"{name}.csv")
+        assert fig.axes and any(ax.lines for ax in fig.axes), name
+        plots.plt.close(fig)
