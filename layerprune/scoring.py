@@ -136,6 +136,7 @@ def sliding_window(model) -> int | None:
     if types is not None and not any("sliding" in t for t in types): return None
     return int(window)
 
+# %% ../nbs/04a_scoring.ipynb #b27da46f
 def _map_cache(cache, # a transformers Cache
                f, # tensor -> tensor, applied to every layer's keys and values
               ):
@@ -168,7 +169,6 @@ def aligned_cache(cache, # a transformers Cache of one row whose layers keep eve
                  ):
     "A copy of `cache` with one row per `pads` entry: `pads[r]` empty columns, then the first `length - pads[r]` cached tokens."
     return _map_cache(cache, lambda x: _shift_rows(x, pads, length))
-
 
 # %% ../nbs/04a_scoring.ipynb #74656af2
 def prefix_groups(items: Sequence[ScoringItem], # scoring items; the prefix is shared within (group, shots)
@@ -309,6 +309,7 @@ def suffix_view(model: nn.Module, # a causal LM of a supported architecture
         set_layers(model, layers)
         hook.remove()
 
+# %% ../nbs/04a_scoring.ipynb #aad3499b
 @contextlib.contextmanager
 def capture_layer_inputs(model: nn.Module, # a causal LM of a supported architecture
                          starts: Iterable[int], # layers whose input to keep
