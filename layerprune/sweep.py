@@ -18,7 +18,7 @@ from .families import check_budget, find_family
 from .progress import Reporter
 from .check import encode_predictions
 from .similarity import STRATEGIES, UNPRUNED, Distances, Variant, angular_distances, check_strategy, variant_name
-from .scoring import Block, block_losses, score
+from .scoring import Block, block_losses, lm_head_size, score
 from .surgery import prune_block
 from .files import atomic_write_text, files_fingerprint, fingerprint, lock_folder, read_json
 from . import eval as ev
@@ -247,9 +247,8 @@ def _score_variants(model, items_mmlu, items_boolq, blocks, variants: list[Block
     return mm, bq, c4
 
 def c4_batch_size(cfg: SweepConfig, model) -> int:
-    "Blocks per C4 forward pass: within `batch_tokens`, and at most 2^29 logits (the full-vocabulary logits dominate memory)."
-    V = model.get_output_embeddings().weight.shape[0]
-    return max(1, min(cfg.batch_tokens // cfg.c4_len, 2**29 // (cfg.c4_len * V)))
+    "Blocks per C4 forward pass: within `batch_tokens`, and at most 2^29 logits (what a model without the chunked loss holds at once)."
+    return max(1, min(cfg.batch_tokens // cfg.c4_len, 2**29 // (cfg.c4_len * lm_head_size(model))))
 
 def sweep_unhealed(model, items_mmlu, items_boolq, blocks, plan: dict[str, Variant], store: ResultsStore,
                    cfg: SweepConfig, L: int, vocab: int, report: Reporter | None = None) -> None:
@@ -399,7 +398,7 @@ def _run_sweep(cfg: SweepConfig, report: Reporter) -> pd.DataFrame:
     max_len = ev.model_max_length(model)
     items_mmlu = ev.mmlu_items(tok, data.mmlu, data.mmlu_dev, cfg.mmlu_k, max_len, shot_seed=cfg.mmlu_shot_seed)
     items_boolq = ev.boolq_items(tok, data.boolq, max_len)
-    vocab = model.get_output_embeddings().weight.shape[0]
+    vocab = lm_head_size(model)
     stable = {}
     if cfg.block_choice == "bootstrap" and "similarity" in cfg.strategies:
         from layerprune.stability import stable_blocks
