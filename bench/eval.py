@@ -19,6 +19,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from layerprune import eval as ev  # noqa: E402
+from layerprune import scoring as sc  # noqa: E402
 from layerprune.models import load_model, load_tokenizer  # noqa: E402
 
 DEFAULT_SUBJECTS = ("abstract_algebra", "anatomy", "college_biology", "high_school_us_history", "marketing", "professional_law")
@@ -151,9 +152,9 @@ def work_counts(model, tok, test, dev, k: int, max_length, batch_tokens: int) ->
     (items, t_items, _) = timed(ev.mmlu_items, tok, test, dev, k, max_length)
     calls = []
     hook = model.register_forward_pre_hook(lambda *a: calls.append(1))
-    try: _, t_score, _ = timed(ev.prefix_candidate_logits, model, items, batch_tokens, progress=False)
+    try: _, t_score, _ = timed(sc.prefix_candidate_logits, model, items, batch_tokens, progress=False)
     finally: hook.remove()
-    groups = list(ev.prefix_groups(items))
+    groups = list(sc.prefix_groups(items))
     ours = sum(max(p, 0) + sum(len(s) - max(p, 0) for s in seqs) for _, seqs, p in groups)
     return dict(tokens_computed=ours, tokens_whole_prompts=sum(len(it.input_ids) for it in items), prefix_groups=len(groups),
                 stages_apart=dict(items_seconds=t_items, scoring_seconds=t_score, forward_passes=len(calls)))

@@ -15,6 +15,7 @@ import torch
 
 sys.path.insert(0, os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or str(Path(__file__).resolve().parents[1]))
 from layerprune import eval as ev  # noqa: E402
+from layerprune import scoring as sc  # noqa: E402
 from layerprune.data import load_mmlu  # noqa: E402
 from layerprune.models import load_model, load_tokenizer, tiny_model  # noqa: E402
 
@@ -60,7 +61,7 @@ def main():
     items, t_items = clock(lambda: ev.mmlu_items(tok, qs, dev, 5, ev.model_max_length(model)), a.repeats)
     calls = []
     hook = model.register_forward_pre_hook(lambda *x: calls.append(1))
-    logits, t_score = clock(lambda: ev.prefix_candidate_logits(model, items, a.batch_tokens, progress=False), a.repeats)
+    logits, t_score = clock(lambda: sc.prefix_candidate_logits(model, items, a.batch_tokens, progress=False), a.repeats)
     hook.remove()
     res, t_eval = clock(lambda: ev.mmlu_eval(model, tok, qs, dev, batch_tokens=a.batch_tokens, progress=False), a.repeats)
     assert res.predictions == logits.argmax(1).tolist()

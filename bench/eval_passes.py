@@ -20,6 +20,7 @@ import torch
 
 if not os.environ.get("PYTHONPATH"): sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from layerprune import eval as ev  # noqa: E402
+from layerprune import scoring as sc  # noqa: E402
 from layerprune.data import load_mmlu  # noqa: E402
 from layerprune.models import load_model, load_tokenizer  # noqa: E402
 from layerprune.zoo import resolve_model  # noqa: E402
@@ -38,7 +39,7 @@ src = resolve_model(a.model)
 tok = load_tokenizer(src)
 
 if a.whole_test_set:
-    window = ev.sliding_window(load_model(src))
+    window = sc.sliding_window(load_model(src))
     t = time.perf_counter()
     items = ev.mmlu_items(tok, load_mmlu("test", a.mmlu), load_mmlu("dev", a.mmlu), k=5)
     t_tok = time.perf_counter() - t
@@ -50,9 +51,9 @@ if a.whole_test_set:
              prompts_over_window=sum(window is not None and len(it.input_ids) > window for it in items))
     for seqs in groups.values():
         L = [len(s) for s in seqs]
-        p = min(ev.common_prefix_len(seqs), min(L) - 1)
+        p = min(sc.common_prefix_len(seqs), min(L) - 1)
         width = lambda b: len(b) * (max(L[j] for j in b) - p)  # tokens a pass computes after the cached prefix
-        now = ev.length_batches(L, a.batch_tokens)
+        now = sc.length_batches(L, a.batch_tokens)
         before = now
         if window is not None and max(L) >= window:  # the old rule: one batch per distinct length, rows within the budget
             r["groups_reaching_window"] += 1
@@ -69,10 +70,10 @@ items = ev.mmlu_items(tok, ev.select_mmlu(load_mmlu("test", a.mmlu, subjects=sub
                       load_mmlu("dev", a.mmlu, subjects=subjects), k=5, max_length=ev.model_max_length(model))
 shapes = []
 hook = model.register_forward_pre_hook(lambda m, args, kw: shapes.append(tuple(kw["input_ids"].shape)), with_kwargs=True)
-t = time.perf_counter(); fast = ev.prefix_candidate_logits(model, items, a.batch_tokens, progress=False); secs = time.perf_counter() - t
+t = time.perf_counter(); fast = sc.prefix_candidate_logits(model, items, a.batch_tokens, progress=False); secs = time.perf_counter() - t
 hook.remove()
-ref = ev.reference_candidate_logits(model, items)
-print(json.dumps(dict(model=a.model, window=ev.sliding_window(model), threads=torch.get_num_threads(), items=len(items),
+ref = sc.reference_candidate_logits(model, items)
+print(json.dumps(dict(model=a.model, window=sc.sliding_window(model), threads=torch.get_num_threads(), items=len(items),
                       forward_passes=len(shapes), tokens_computed=sum(r * c for r, c in shapes), seconds=round(secs, 1),
                       max_abs_diff_vs_reference=float((fast - ref).abs().max()),
                       same_predictions=bool((fast.argmax(1) == ref.argmax(1)).all())), indent=1))

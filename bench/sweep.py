@@ -3,7 +3,7 @@
 For one model and each strategy, the same scoring work (MMLU 5-shot candidate logits on a fixed subset of
 questions) is done three ways:
   naive  - for each variant: prune a copy by surgery, score it (eval.candidate_logits);
-  fast   - sweep.variants_candidate_logits: one full pass per batch, then each variant from its cut;
+  fast   - scoring.variants_candidate_logits: one full pass per batch, then each variant from its cut;
   floor  - what the fast path cannot beat: one full pass + for each variant the layers after its cut,
            estimated as t_full * (1 + sum_v (L - start_v - n_v) / L) from the measured full pass t_full.
 Goals: fast <= 1.2 x floor; for the deepest strategy naive / fast >= 4.
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from layerprune import data as D, eval as ev
+from layerprune import data as D, eval as ev, scoring as sc
 from layerprune.models import load_model, load_tokenizer
 from layerprune.similarity import angular_distances, block_start
 from layerprune.surgery import prune_block
-from layerprune.sweep import variants_candidate_logits
+from layerprune.scoring import variants_candidate_logits
 from layerprune.zoo import resolve_model
 
 
@@ -51,14 +51,14 @@ def main():
     dist = angular_distances(model, D.last_token_batches(docs, tok, 8, 256), progress=False)
     ns = [int(x) for x in a.ns.split(",") if int(x) < L]
     rows = []
-    ev.candidate_logits(model, items, a.batch_tokens, progress=False)  # warm-up (kernels, allocator), not timed
+    sc.candidate_logits(model, items, a.batch_tokens, progress=False)  # warm-up (kernels, allocator), not timed
     for strategy in ("deepest", "similarity"):
         variants = sorted({(block_start(strategy, n, dist, L), n) for n in ns})
-        t_full = statistics.median(timed(lambda: ev.candidate_logits(model, items, a.batch_tokens, progress=False))[0] for _ in range(a.repeats))
+        t_full = statistics.median(timed(lambda: sc.candidate_logits(model, items, a.batch_tokens, progress=False))[0] for _ in range(a.repeats))
         floor = t_full * (1 + sum((L - s - n) / L for s, n in variants))
         t_fast, fast = min((timed(lambda: variants_candidate_logits(model, items, variants, a.batch_tokens, progress=False)) for _ in range(a.repeats)), key=lambda x: x[0])
         def naive():
-            return {v: ev.candidate_logits(prune_block(model, *v), items, a.batch_tokens, progress=False) for v in variants}
+            return {v: sc.candidate_logits(prune_block(model, *v), items, a.batch_tokens, progress=False) for v in variants}
         t_naive, slow = timed(naive)
         t_naive += t_full  # the naive loop also scores the unpruned model
         same = all(torch.equal(fast[v].argmax(1), slow[v].argmax(1)) for v in variants)

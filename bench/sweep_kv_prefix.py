@@ -1,7 +1,7 @@
 """P2 addendum: MMLU scoring of many pruned variants, whole prompts vs each subject's cached 5-shot prefix.
 
-`sweep.variants_candidate_logits` runs every whole prompt through the shared layers and each variant's layers;
-`sweep.variants_prefix_candidate_logits` runs each subject's prefix once per variant (from its cut) and only the
+`scoring.variants_candidate_logits` runs every whole prompt through the shared layers and each variant's layers;
+`scoring.variants_prefix_candidate_logits` runs each subject's prefix once per variant (from its cut) and only the
 questions against that cache. Same model, same items, same variants; reports seconds, the speed-up, the largest
 logit difference and whether the predictions agree.
 
@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from layerprune import eval as ev  # noqa: E402
 from layerprune.data import load_mmlu  # noqa: E402
 from layerprune.models import load_model, load_tokenizer  # noqa: E402
-from layerprune.sweep import variants_candidate_logits, variants_prefix_candidate_logits  # noqa: E402
+from layerprune.scoring import variants_candidate_logits, variants_prefix_candidate_logits  # noqa: E402
 from layerprune.zoo import resolve_model  # noqa: E402
 
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,8 +40,8 @@ by = defaultdict(list)
 for q in load_mmlu("test", a.mmlu, subjects=subjects): by[q.subject].append(q)
 items = ev.mmlu_items(tok, [q for s in subjects for q in by[s][:a.per_subject]], list(load_mmlu("dev", a.mmlu, subjects=subjects)), 5, 8192)
 variants = [tuple(int(x) for x in v.split(":")) for v in a.variants.split(",")]
-t = time.perf_counter(); whole = variants_candidate_logits(model, items, variants, a.batch_tokens, False); t_whole = time.perf_counter() - t
-t = time.perf_counter(); kv = variants_prefix_candidate_logits(model, items, variants, a.batch_tokens, False); t_kv = time.perf_counter() - t
+t = time.perf_counter(); whole = variants_candidate_logits(model, items, variants, a.batch_tokens, progress=False); t_whole = time.perf_counter() - t
+t = time.perf_counter(); kv = variants_prefix_candidate_logits(model, items, variants, a.batch_tokens, progress=False); t_kv = time.perf_counter() - t
 print(json.dumps(dict(model=a.model, device=a.device, dtype=a.dtype, threads=torch.get_num_threads(), items=len(items),
                       subjects=subjects, variants=variants, tokens_whole_prompts=sum(len(it.input_ids) for it in items),
                       whole_prompts_s=round(t_whole, 2), kv_prefix_s=round(t_kv, 2), speedup=round(t_whole / t_kv, 2),

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from . import eval as E
+from . import scoring as SC
 from .models import arch_spec, get_layers, load_config, load_model
 
 # %% auto #0
@@ -115,9 +116,9 @@ def balanced_shards(weights: Sequence[float], # cost of each unit (tokens)
     return [sorted(s) for s in shards]
 
 # %% ../nbs/09_distributed.ipynb #2e2d11e3
-SCORERS = {"plain": E.candidate_logits, "prefix": E.prefix_candidate_logits}
+SCORERS = {"plain": SC.candidate_logits, "prefix": SC.prefix_candidate_logits}
 
-def item_shards(items: Sequence[E.ScoringItem], # what to score
+def item_shards(items: Sequence[SC.ScoringItem], # what to score
                 n: int, # number of processes
                 scorer: str = "plain", # "plain" (`candidate_logits`) or "prefix" (`prefix_candidate_logits`)
                 batch_tokens: int = 8192, # the scorer's token budget per forward pass
@@ -127,13 +128,13 @@ def item_shards(items: Sequence[E.ScoringItem], # what to score
     if scorer not in SCORERS: raise ValueError(f"Unknown scorer {scorer!r}: use one of {list(SCORERS)}.")
     lengths = [len(it.input_ids) for it in items]
     if scorer == "plain":
-        units = E.length_batches(lengths, batch_tokens, max_batch_size)
+        units = SC.length_batches(lengths, batch_tokens, max_batch_size)
         weights = [len(b) * max(lengths[i] for i in b) for b in units]
     else:
         groups = defaultdict(list)
         for i, it in enumerate(items): groups[it.group].append(i)
         units = list(groups.values())
-        weights = [sum(lengths[i] for i in u) - (len(u) - 1) * E.common_prefix_len([items[i].input_ids for i in u]) for u in units]
+        weights = [sum(lengths[i] for i in u) - (len(u) - 1) * SC.common_prefix_len([items[i].input_ids for i in u]) for u in units]
     return [sorted(i for u in shard for i in units[u]) for shard in balanced_shards(weights, n)]
 
 # %% ../nbs/09_distributed.ipynb #3f08accf
@@ -143,7 +144,7 @@ def process_state(cpu: bool | None = None): # gloo on CPUs; default: when CUDA i
     return PartialState(cpu=not torch.cuda.is_available() if cpu is None else cpu)
 
 def dp_scores(model, # the model, on this process's device
-              items: Sequence[E.ScoringItem], # all items (every process passes the same list)
+              items: Sequence[SC.ScoringItem], # all items (every process passes the same list)
               scorer: str = "plain", # "plain" or "prefix"
               batch_tokens: int = 8192, # most tokens per forward pass
               max_batch_size: int | None = None, # most rows per forward pass

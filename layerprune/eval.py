@@ -4,26 +4,23 @@
 
 # %% ../nbs/04_eval.ipynb #c658cc0c
 from __future__ import annotations
-import copy, inspect, math, os, random, time
+import math, os, random, time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
-from tqdm.auto import tqdm
+
+from .scoring import ScoringItem, block_losses, lm_head_size, model_device, score
 
 # %% auto #0
 __all__ = ['LETTERS', 'MMLU_PROMPT_VERSION', 'BOOLQ_PROMPT_VERSION', 'mmlu_header', 'mmlu_example', 'mmlu_prompt', 'boolq_prompt',
-           'special_prefix', 'encode', 'answer_token_ids', 'ScoringItem', 'shot_order', 'group_by_subject',
-           'mmlu_items', 'boolq_items', 'truncated_items', 'model_device', 'length_batches', 'left_pad', 'positions',
-           'check_items', 'candidate_logits', 'reference_candidate_logits', 'cache_kwarg', 'common_prefix_len',
-           'sliding_window', 'expand_cache', 'aligned_cache', 'prefix_groups', 'returned_cache', 'prefix_inputs',
-           'prefix_batch', 'stacked_prefix_cache', 'prefix_candidate_logits', 'subject_table', 'micro_macro',
-           'model_info', 'model_max_length', 'select', 'select_mmlu', 'MMLUResult', 'mmlu_result', 'mmlu_eval',
-           'BoolQResult', 'boolq_result', 'boolq_eval', 'C4Result', 'c4_loss']
+           'special_prefix', 'encode', 'answer_token_ids', 'shot_order', 'group_by_subject', 'mmlu_items',
+           'boolq_items', 'truncated_items', 'subject_table', 'micro_macro', 'model_info', 'model_max_length', 'select',
+           'select_mmlu', 'MMLUResult', 'mmlu_result', 'mmlu_eval', 'BoolQResult', 'boolq_result', 'boolq_eval',
+           'C4Result', 'c4_loss']
 
 # %% ../nbs/04_eval.ipynb #ceeb8f9c
 LETTERS = ("A", "B", "C", "D")
@@ -97,19 +94,9 @@ def answer_token_ids(tokenizer, # a Hugging Face tokenizer
         if len(full) == len(ctx) + 1 and full[:len(ctx)] == ctx: ids.append(full[-1]); rules.append("in-context")
         elif len(bare) == 1: ids.append(bare[0]); rules.append("bare")
         else: raise ValueError(f"Answer {w!r} is neither one token after {context!r} nor one token alone for this "
-                               "tokenizer; score it with your own `ScoringItem`s and `candidate_logits`.")
+                               "tokenizer; score it with your own `ScoringItem`s and `scoring.score`.")
     if len(set(ids)) < len(ids): raise ValueError(f"Answers {tuple(words)} share token ids {ids}.")
     return tuple(ids), rules[0] if len(set(rules)) == 1 else "mixed"
-
-# %% ../nbs/04_eval.ipynb #f1a7d012
-@dataclass
-class ScoringItem:
-    "One prompt to score: the logits of `candidates` at the token after `input_ids`."
-    input_ids: list[int]  # the whole prompt, special tokens included
-    candidates: tuple[int, ...]  # token ids whose next-token logits are compared
-    label: int  # index into `candidates` of the right answer
-    group: str = ""  # aggregation group (MMLU subject); the prefix cache is shared within (group, shots)
-    shots: int = 0  # few-shot examples in the prompt (after any were dropped to fit)
 
 # %% ../nbs/04_eval.ipynb #a7b1c0d2
 def shot_order(shots: Sequence, # one subject's dev questions, in file order
@@ -178,244 +165,6 @@ def boolq_items(tokenizer, # a Hugging Face tokenizer
 def truncated_items(items: Sequence[ScoringItem], tokenizer, examples: Sequence) -> int:
     "How many BoolQ items are shorter than their full prompt (cut by `max_length`)."
     return sum(len(it.input_ids) < len(x) for it, x in zip(items, encode(tokenizer, [boolq_prompt(e) for e in examples])))
-
-# %% ../nbs/04_eval.ipynb #b76fd87b
-def model_device(model) -> torch.device:
-    "Where the model's inputs go: the device of its first parameter (the embeddings)."
-    try: return next(model.parameters()).device
-    except StopIteration: return torch.device("cpu")
-
-def length_batches(lengths: Sequence[int], # token count of each item
-                   batch_tokens: int, # most padded tokens in one batch (rows x longest row)
-                   max_batch_size: int | None = None, # most rows in one batch
-                  ) -> list[list[int]]:
-    "Item indices cut into batches, longest first, each under the token budget (a longer item alone)."
-    batches, cur, cur_max = [], [], 0
-    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
-        full = cur and (max(cur_max, lengths[i]) * (len(cur) + 1) > batch_tokens or len(cur) == (max_batch_size or math.inf))
-        if full: batches.append(cur); cur, cur_max = [], 0
-        cur.append(i); cur_max = max(cur_max, lengths[i])
-    if cur: batches.append(cur)
-    return batches
-
-def left_pad(seqs: Sequence[Sequence[int]], # token id lists
-             device=None, pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    "Left-padded `input_ids` and `attention_mask`, both [len(seqs), longest]."
-    n = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), n), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), n), dtype=torch.long)
-    for r, s in enumerate(seqs):
-        if len(s): ids[r, n - len(s):] = torch.as_tensor(s); mask[r, n - len(s):] = 1
-    return ids.to(device), mask.to(device)
-
-def positions(mask: torch.Tensor, # [batch, seq] attention mask of the new tokens
-              offset: int = 0, # tokens already in the cache before them
-             ) -> torch.Tensor:
-    "Position ids that skip padding: each row's real tokens get offset, offset+1, ..."
-    return (mask.cumsum(-1) - 1).clamp(min=0) + offset
-
-# %% ../nbs/04_eval.ipynb #fe9d5044
-def check_items(items: Sequence[ScoringItem], # items to score in one call
-               ) -> None:
-    "Raise unless `items` can be scored together: at least one, each with tokens, all with the same number of candidates."
-    if len(items) == 0: raise ValueError("No items to score.")
-    counts = {len(it.candidates) for it in items}
-    if len(counts) != 1: raise ValueError(f"Items have different numbers of candidates {sorted(counts)}; score them separately.")
-    if any(len(it.input_ids) == 0 for it in items): raise ValueError("An item has no tokens.")
-
-@torch.inference_mode()
-def candidate_logits(model, # any HF-style causal LM: accepts input_ids, attention_mask, position_ids, logits_to_keep
-                     items: Sequence[ScoringItem], # what to score
-                     batch_tokens: int = 8192, # most padded tokens per forward pass
-                     max_batch_size: int | None = None, # most rows per forward pass
-                     progress: bool = True, # show a tqdm bar
-                     desc: str = "scoring", # its label
-                    ) -> torch.Tensor:
-    "Next-token logits of each item's candidates, float32 [len(items), n_candidates], in item order."
-    check_items(items)
-    device, out = model_device(model), torch.empty(len(items), len(items[0].candidates))
-    with tqdm(total=len(items), desc=desc, disable=not progress) as bar:
-        for b in length_batches([len(it.input_ids) for it in items], batch_tokens, max_batch_size):
-            ids, mask = left_pad([items[i].input_ids for i in b], device)
-            logits = model(input_ids=ids, attention_mask=mask, position_ids=positions(mask),
-                           logits_to_keep=1, use_cache=False).logits[:, -1]
-            out[b] = logits.gather(1, torch.tensor([items[i].candidates for i in b], device=logits.device)).float().cpu()
-            bar.update(len(b))
-    return out
-
-@torch.inference_mode()
-def reference_candidate_logits(model, # any HF-style causal LM
-                               items: Sequence[ScoringItem], # what to score
-                               progress: bool = False, # show a tqdm bar
-                              ) -> torch.Tensor:
-    "The slow reference: one prompt at a time, full logits at every position, no cache, no padding."
-    check_items(items)
-    device, out = model_device(model), torch.empty(len(items), len(items[0].candidates))
-    for i, it in enumerate(tqdm(items, desc="reference", disable=not progress)):
-        logits = model(input_ids=torch.tensor([it.input_ids], device=device), use_cache=False).logits[0, -1]
-        out[i] = logits[list(it.candidates)].float().cpu()
-    return out
-
-# %% ../nbs/04_eval.ipynb #8ea603d6
-def cache_kwarg() -> str:
-    "The keyword under which this transformers version passes the KV cache to a model (`cache` or `past_key_values`)."
-    from transformers import masking_utils
-    return "cache" if "cache" in inspect.signature(masking_utils.create_causal_mask).parameters else "past_key_values"
-
-def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
-    "Length of the longest common prefix of token id lists."
-    lo, hi = min(map(list, seqs)), max(map(list, seqs))  # what all share, the lexicographic extremes share (compared in C)
-    n = min(len(lo), len(hi))
-    i = 0
-    while i < n and lo[i] == hi[i]: i += 1
-    return i
-
-def sliding_window(model) -> int | None:
-    "The sliding attention window of `model`'s layers, None where every layer attends to all tokens."
-    cfg = getattr(model, "config", None)
-    if cfg is None: return None
-    if hasattr(cfg, "get_text_config"): cfg = cfg.get_text_config(decoder=True)
-    window, types = getattr(cfg, "sliding_window", None), getattr(cfg, "layer_types", None)
-    if not window or getattr(cfg, "use_sliding_window", True) is False: return None
-    if types is not None and not any("sliding" in t for t in types): return None
-    return int(window)
-
-def _map_cache(cache, # a transformers Cache
-               f, # tensor -> tensor, applied to every layer's keys and values
-              ):
-    "A shallow copy of `cache` with `f` applied to the key/value tensors of every filled layer."
-    out = copy.copy(cache)
-    out.layers = []
-    for layer in cache.layers:
-        layer = copy.copy(layer)
-        if getattr(layer, "keys", None) is not None and layer.keys.numel(): layer.keys, layer.values = f(layer.keys), f(layer.values)
-        out.layers.append(layer)
-    return out
-
-def expand_cache(cache, # a transformers Cache holding one row
-                 n: int, # rows wanted
-                ):
-    "A shallow copy of `cache` whose key/value tensors are views expanded to `n` rows."
-    return _map_cache(cache, lambda x: x.expand(n, *x.shape[1:]))
-
-def _shift_rows(x: torch.Tensor, # [1, heads, tokens, head_dim] keys or values of one row
-                pads: Sequence[int], length: int) -> torch.Tensor:
-    "[len(pads), heads, length, head_dim]: row r is pads[r] zero columns, then x's first length - pads[r] tokens."
-    most = max(pads)
-    padded = torch.cat([x.new_zeros(1, x.shape[1], most, x.shape[3]), x[:, :, :length]], 2)[0]
-    cols = torch.arange(length, device=x.device) + (most - torch.tensor(pads, device=x.device))[:, None]
-    return padded[:, cols].transpose(0, 1)
-
-def aligned_cache(cache, # a transformers Cache of one row whose layers keep every token (no sliding truncation)
-                  pads: Sequence[int], # padding columns in front of each row
-                  length: int, # columns per row: the prefix length
-                 ):
-    "A copy of `cache` with one row per `pads` entry: `pads[r]` empty columns, then the first `length - pads[r]` cached tokens."
-    return _map_cache(cache, lambda x: _shift_rows(x, pads, length))
-
-def prefix_groups(items: Sequence[ScoringItem], # scoring items; the prefix is shared within (group, shots)
-                 ) -> Iterator[tuple[list[int], list[list[int]], int]]:
-    "(item indices, their token lists, shared prefix length p) for each (group, shots); p < 1 where nothing is shared."
-    groups = defaultdict(list)
-    for i, it in enumerate(items): groups[(it.group, it.shots)].append(i)
-    for idx in groups.values():
-        seqs = [items[i].input_ids for i in idx]
-        yield idx, seqs, min(common_prefix_len(seqs), min(map(len, seqs)) - 1)
-
-def returned_cache(output):
-    "The KV cache a forward pass returned (`cache` in recent transformers 5 releases, `past_key_values` before)."
-    return output.cache if getattr(output, "cache", None) is not None else output.past_key_values
-
-def prefix_inputs(prefix: Sequence[int], # the shared prefix's token ids
-                  device, # the model's input device
-                  aligned: bool, # True: keep every token in the cache (no sliding-window truncation)
-                 ) -> dict:
-    "Keyword arguments of the forward pass that fills a group's one-row prefix cache."
-    ids = torch.tensor([list(prefix)], device=device)
-    kw = dict(input_ids=ids, attention_mask=torch.ones_like(ids), position_ids=torch.arange(len(prefix), device=device)[None],
-              use_cache=True, logits_to_keep=1)
-    if aligned:
-        from transformers import DynamicCache
-        kw[cache_kwarg()] = DynamicCache()
-    return kw
-
-def prefix_batch(seqs: Sequence[Sequence[int]], # the group's token lists
-                 b: Sequence[int], # the rows of this batch (indices into `seqs`)
-                 p: int, # shared prefix length
-                 aligned: bool, # whole prompts left-padded (sliding windows), else suffixes after the prefix
-                 device, # the model's input device
-                ) -> tuple[dict, Callable]:
-    "Forward-pass inputs of rows `b` against a cached prefix of `p` tokens, and the function that fits the one-row prefix cache to them."
-    if aligned:  # whole prompts left-padded; their first p columns come from the shifted prefix cache
-        ids, mask = left_pad([seqs[j] for j in b], device)
-        pads = [mask.shape[1] - len(seqs[j]) for j in b]
-        return dict(input_ids=ids[:, p:], attention_mask=mask, position_ids=positions(mask)[:, p:]), lambda c: aligned_cache(c, pads, p)
-    ids, mask = left_pad([seqs[j][p:] for j in b], device)  # suffixes left-padded after the shared prefix
-    full = torch.cat([torch.ones(len(b), p, dtype=mask.dtype, device=device), mask], 1)
-    return dict(input_ids=ids, attention_mask=full, position_ids=positions(mask, p)), lambda c: expand_cache(c, len(b))
-
-
-# %% ../nbs/04_eval.ipynb #5c1d2e02
-def stacked_prefix_cache(model, # a causal LM without sliding windows that returns its KV cache
-                         prefixes: Sequence[Sequence[int]], # one token list per group
-                         device, # the model's input device
-                        ) -> tuple:
-    "One left-padded pass over `prefixes`: their KV cache (padding columns zeroed) and its [groups, width] mask."
-    ids, mask = left_pad(prefixes, device)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=positions(mask), use_cache=True, logits_to_keep=1)
-    pad = (mask == 0)[:, None, :, None]
-    return _map_cache(returned_cache(out), lambda x: x.masked_fill(pad, 0)), mask
-
-def _stacked_logits(model, items, groups, out, batch_tokens, max_batch_size, bar):
-    "Score `groups` (from `prefix_groups`, p >= 1) with several groups' prefixes per pass; fills `out`."
-    device, cache_kw = model_device(model), cache_kwarg()
-    for chunk in length_batches([p for _, _, p in groups], max(batch_tokens // 4, 1), max_batch_size):  # cache beside each pass: <= 1/4
-        gs = [groups[c] for c in chunk]
-        cache, pmask = stacked_prefix_cache(model, [seqs[0][:p] for _, seqs, p in gs], device)
-        rows = [(g, j) for g, (idx, _, _) in enumerate(gs) for j in range(len(idx))]
-        sufs = [gs[g][1][j][gs[g][2]:] for g, j in rows]
-        for b in length_batches([pmask.shape[1] + len(s) for s in sufs], batch_tokens, max_batch_size):
-            ids, smask = left_pad([sufs[r] for r in b], device)
-            g = torch.tensor([rows[r][0] for r in b], device=device)
-            plen = torch.tensor([gs[rows[r][0]][2] for r in b], device=device)
-            kw = dict(input_ids=ids, attention_mask=torch.cat([pmask[g], smask], 1), position_ids=positions(smask, plen[:, None]))
-            logits = model(**kw, use_cache=True, logits_to_keep=1, **{cache_kw: _map_cache(cache, lambda x: x.index_select(0, g))}).logits[:, -1]
-            dest = [gs[rows[r][0]][0][rows[r][1]] for r in b]
-            out[dest] = logits.gather(1, torch.tensor([items[d].candidates for d in dest], device=logits.device)).float().cpu()
-            bar.update(len(b))
-
-
-# %% ../nbs/04_eval.ipynb #a6329b09
-@torch.inference_mode()
-def prefix_candidate_logits(model, # any HF-style causal LM that returns its KV cache
-                            items: Sequence[ScoringItem], # what to score; the prefix is shared within (group, shots)
-                            batch_tokens: int = 8192, # most tokens per pass, prefix included (rows x (prefix + longest suffix))
-                            max_batch_size: int | None = None, # most rows per forward pass
-                            progress: bool = True, # show a tqdm bar
-                            desc: str = "scoring", # its label
-                           ) -> torch.Tensor:
-    "Same result as `candidate_logits`, computing each group's common token prefix once (several groups a pass without sliding windows)."
-    check_items(items)
-    device, cache_kw, window = model_device(model), cache_kwarg(), sliding_window(model)
-    out = torch.empty(len(items), len(items[0].candidates))
-    with tqdm(total=len(items), desc=desc, disable=not progress) as bar:
-        groups, stacked = list(prefix_groups(items)), []
-        for idx, seqs, p in groups:
-            if p < 1:
-                out[idx] = candidate_logits(model, [items[i] for i in idx], batch_tokens, max_batch_size, progress=False)
-                bar.update(len(idx)); continue
-            if window is None: stacked.append((idx, seqs, p)); continue  # several groups a pass, below
-            aligned = window is not None and max(map(len, seqs)) > window  # padding must go in front (see above)
-            cache = returned_cache(model(**prefix_inputs(seqs[0][:p], device, aligned)))
-            for b in length_batches([len(s) for s in seqs], batch_tokens, max_batch_size):
-                kw, fit = prefix_batch(seqs, b, p, aligned, device)
-                logits = model(**kw, use_cache=True, logits_to_keep=1, **{cache_kw: fit(cache)}).logits[:, -1]
-                rows = [idx[j] for j in b]
-                out[rows] = logits.gather(1, torch.tensor([items[i].candidates for i in rows], device=logits.device)).float().cpu()
-                bar.update(len(b))
-        if stacked: _stacked_logits(model, items, stacked, out, batch_tokens, max_batch_size, bar)
-    return out
-
 
 # %% ../nbs/04_eval.ipynb #bb5934f2
 def subject_table(predictions: Sequence[int], labels: Sequence[int], groups: Sequence[str],
@@ -512,8 +261,7 @@ def mmlu_eval(model, # any HF-style causal LM
     max_length = max_length or model_max_length(model)
     answer_ids, rule = answer_token_ids(tokenizer, LETTERS)
     items = mmlu_items(tokenizer, qs, dev, k, max_length, answer_ids)
-    scorer = prefix_candidate_logits if use_prefix_cache else candidate_logits
-    logits = scorer(model, items, batch_tokens, progress=progress, desc=f"MMLU {k}-shot")
+    logits = score(model, items, batch_tokens=batch_tokens, prefix=use_prefix_cache, progress=progress, desc=f"MMLU {k}-shot")
     return mmlu_result(items, logits, k, limit=limit, seed=seed, max_length=max_length, answer_rule=rule,
                        answer_ids=list(answer_ids), prompt_version=MMLU_PROMPT_VERSION,
                        scorer="kv-prefix" if use_prefix_cache else "generic", batch_tokens=batch_tokens,
@@ -559,7 +307,7 @@ def boolq_eval(model, # any HF-style causal LM
     max_length = max_length or model_max_length(model)
     answer_ids, rule = answer_token_ids(tokenizer, ("no", "yes"))
     items = boolq_items(tokenizer, exs, max_length, answer_ids)
-    logits = candidate_logits(model, items, batch_tokens, progress=progress, desc="BoolQ")
+    logits = score(model, items, batch_tokens=batch_tokens, prefix=False, progress=progress, desc="BoolQ")
     return boolq_result(items, logits, limit=limit, seed=seed, max_length=max_length,
                         truncated=truncated_items(items, tokenizer, exs), answer_rule=rule, answer_ids=list(answer_ids),
                         prompt_version=BOOLQ_PROMPT_VERSION, batch_tokens=batch_tokens, **model_info(model),
@@ -580,7 +328,6 @@ class C4Result:
         return dict(task="c4", loss=self.loss, normalized_loss=self.normalized_loss, vocab_size=self.vocab_size,
                     n=len(self.block_losses), **self.settings)
 
-@torch.inference_mode()
 def c4_loss(model, # any HF-style causal LM
             blocks: torch.Tensor, # LongTensor [n_blocks, block_len] of token ids, no padding
             batch_size: int = 8, # blocks per forward pass
@@ -588,15 +335,7 @@ def c4_loss(model, # any HF-style causal LM
            ) -> C4Result:
     "Mean next-token cross-entropy over `blocks`, and divided by ln V (fig. 3)."
     start = time.perf_counter()
-    if not isinstance(blocks, torch.Tensor) or blocks.dim() != 2 or blocks.dtype != torch.long or blocks.shape[1] < 2:
-        raise ValueError("blocks must be a LongTensor [n_blocks, block_len >= 2], e.g. from layerprune.data.token_blocks.")
-    device, losses, vocab = model_device(model), [], None
-    for i in tqdm(range(0, len(blocks), batch_size), desc="C4 loss", disable=not progress):
-        x = blocks[i:i + batch_size].to(device)
-        logits = model(input_ids=x, attention_mask=torch.ones_like(x), use_cache=False).logits
-        vocab = logits.shape[-1]
-        for row, ids in zip(logits, x):
-            losses.append(F.cross_entropy(row[:-1].float(), ids[1:]).item())
+    losses, vocab = block_losses(model, blocks, batch_size=batch_size, progress=progress), lm_head_size(model)
     loss = sum(losses) / len(losses)
     return C4Result(loss, loss / math.log(vocab), vocab, losses,
                     dict(block_len=blocks.shape[1], batch_size=batch_size, tokens=blocks.shape[0] * (blocks.shape[1] - 1),

@@ -26,16 +26,16 @@ from .models import resolve_device
 from .data import packed_blocks
 from .families import FAMILIES, family_for_size, find_family, healing_settings
 from .files import DamagedFileError, atomic_dir, atomic_path, atomic_write_text, lock_folder
+from .scoring import lm_loss
 
 # %% auto #0
 __all__ = ['HealConfig', 'heal_config', 'pack_documents', 'check_disjoint', 'HealText', 'heal_text', 'block_order',
            'resolve_source', 'is_4bit', 'use_training_kernels', 'load_for_healing', 'save_here', 'add_lora',
            'lora_module_names', 'frozen_to', 'capture_residual', 'residual_at', 'residual_match_loss',
-           'with_residual_match', 'mean_token_loss', 'chunked_lm_loss', 'chunked_loss_parts', 'lm_loss', 'HealRun',
-           'start_run', 'accumulate_gradients', 'log_step', 'run_metadata', 'write_outputs', 'latest_checkpoint',
-           'save_checkpoint', 'load_checkpoint', 'checkpoint_state', 'save_run', 'checkpoint_due', 'resume_run',
-           'smaller_micro_batch', 'validation_loss', 'load_adapter', 'merge_adapter', 'save_adapter', 'HealResult',
-           'train_step', 'finish_run', 'heal']
+           'with_residual_match', 'mean_token_loss', 'HealRun', 'start_run', 'accumulate_gradients', 'log_step',
+           'run_metadata', 'write_outputs', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint',
+           'checkpoint_state', 'save_run', 'checkpoint_due', 'resume_run', 'smaller_micro_batch', 'validation_loss',
+           'load_adapter', 'merge_adapter', 'save_adapter', 'HealResult', 'train_step', 'finish_run', 'heal']
 
 # %% ../nbs/05_healing.ipynb #829d363d
 @dataclass
@@ -392,7 +392,7 @@ def mean_token_loss(model: nn.Module, # causal LM (peft-wrapped or not)
                     micro_batch: int = 8, # blocks per forward pass
                     compute_dtype: torch.dtype | None = None, # autocast dtype on GPU; None = no autocast
                    ) -> float:
-    "Mean next-token cross-entropy (nats/token) of `model` on `blocks`."
+    "Mean next-token cross-entropy (nats/token) of `model` on `blocks`, through the chunked loss (`scoring.lm_loss`)."
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -401,78 +401,11 @@ def mean_token_loss(model: nn.Module, # causal LM (peft-wrapped or not)
         for i in range(0, len(blocks), micro_batch):
             ids = blocks[i:i + micro_batch].to(device)
             with _autocast(device, compute_dtype):
-                loss = model(input_ids=ids, labels=ids, use_cache=False).loss
+                loss = lm_loss(model, ids, compute_dtype)
             n = ids[:, 1:].numel()
             total += loss.item() * n; count += n
     finally: model.train(was_training)
     return total / count
-
-# %% ../nbs/05_healing.ipynb #c7e1a2f1
-class _ChunkedCE(torch.autograd.Function):
-    "Mean cross-entropy of `h @ w.T` against `targets`, one chunk of rows at a time; the backward recomputes each chunk's logits."
-    @staticmethod
-    def forward(ctx, h: torch.Tensor, w: torch.Tensor, targets: torch.Tensor, chunk: int) -> torch.Tensor:
-        valid = targets != -100
-        n = valid.sum().clamp(min=1)
-        total = torch.zeros((), dtype=torch.float32, device=h.device)
-        for s in range(0, len(h), chunk):
-            # the fused log-softmax reads the compute-dtype logits and writes fp32 (HF's loss upcasts the logits too)
-            logp = torch.log_softmax(h[s:s + chunk] @ w.T, -1, dtype=torch.float32)
-            t = targets[s:s + chunk]
-            total -= (logp.gather(1, t.clamp(min=0)[:, None])[:, 0] * valid[s:s + chunk]).sum()
-        ctx.save_for_backward(h, w, targets, n)
-        ctx.chunk = chunk
-        return total / n
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        h, w, targets, n = ctx.saved_tensors
-        gh = torch.empty_like(h) if ctx.needs_input_grad[0] else None
-        gw = torch.zeros(w.shape, dtype=torch.float32, device=w.device) if ctx.needs_input_grad[1] else None
-        scale = grad.float() / n
-        for s in range(0, len(h), ctx.chunk):
-            hc, t = h[s:s + ctx.chunk], targets[s:s + ctx.chunk]
-            p = torch.softmax(hc @ w.T, -1, dtype=torch.float32)  # dL/dz = (softmax - onehot) / n
-            p[torch.arange(len(t), device=p.device), t.clamp(min=0)] -= 1
-            p.mul_(((t != -100).float() * scale)[:, None])
-            p = p.to(h.dtype)
-            if gh is not None: gh[s:s + ctx.chunk] = p @ w
-            if gw is not None: gw += (p.T @ hc).float()
-        return gh, None if gw is None else gw.to(w.dtype), None, None
-
-def chunked_lm_loss(hidden: torch.Tensor, # final hidden states [B, T, d] (after the final norm)
-                    weight: torch.Tensor, # LM head weight [V, d]
-                    input_ids: torch.Tensor, # [B, T]; position t predicts token t+1 (labels = input_ids, as in HF)
-                    dtype: torch.dtype | None = None, # matmul dtype of the logits; None = hidden's
-                    chunk: int = 2048, # rows of logits at a time: [chunk, V] fp32 is the largest tensor
-                   ) -> torch.Tensor:
-    "Mean next-token cross-entropy of a causal LM, never holding the [B, T, V] logits (equals HF's `labels=` loss)."
-    dtype = dtype or hidden.dtype
-    h = hidden[:, :-1].reshape(-1, hidden.shape[-1]).to(dtype)
-    return _ChunkedCE.apply(h, weight.to(dtype), input_ids[:, 1:].reshape(-1), chunk)
-
-# %% ../nbs/05_healing.ipynb #c7e1a2f5
-_LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_multiplier_scale")
-
-def chunked_loss_parts(model: nn.Module, # the causal LM (peft-wrapped or not)
-                      ) -> tuple[nn.Module, nn.Linear] | None:
-    "(decoder, LM head) when logits are a plain `head(decoder(x))`, so `chunked_lm_loss` equals the model's loss; else None."
-    base = model.get_base_model() if isinstance(model, PeftModel) else model
-    try: dec, head = base.get_decoder(), base.get_output_embeddings()
-    except (AttributeError, NotImplementedError): return None
-    if dec is None or dec is base or type(head) is not nn.Linear or head.bias is not None: return None
-    if any(getattr(base.config, k, None) not in (None, 1, 1.0) for k in _LOGIT_TRANSFORMS): return None
-    return dec, head
-
-def lm_loss(model: nn.Module, # the causal LM (peft-wrapped or not)
-            ids: torch.Tensor, # [B, T] token ids; the labels are the ids themselves
-            compute_dtype: torch.dtype | None = None, # matmul dtype of the logits; None = the hidden states'
-           ) -> torch.Tensor:
-    "The model's mean next-token loss: through `chunked_lm_loss` where `chunked_loss_parts` allows, else `model(labels=)`."
-    parts = chunked_loss_parts(model)
-    if parts is None: return model(input_ids=ids, labels=ids, use_cache=False).loss
-    dec, head = parts
-    return chunked_lm_loss(dec(input_ids=ids, use_cache=False).last_hidden_state, head.weight, ids, compute_dtype)
 
 # %% ../nbs/05_healing.ipynb #heal0013
 @dataclass

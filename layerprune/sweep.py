@@ -22,170 +22,19 @@ from .families import check_budget, find_family
 from .progress import Reporter
 from .check import encode_predictions
 from .similarity import STRATEGIES, UNPRUNED, Distances, Variant, angular_distances, check_block, check_strategy, variant_name
+from .scoring import Block, block_losses, lm_head_size, score
 from .surgery import prune_block
 from .zoo import DEFAULT_MODEL
 from .files import RECORDS, atomic_write_text, files_fingerprint, fingerprint, lock_folder, portable_path, read_json
 from . import eval as ev
 
 # %% auto #0
-__all__ = ['Block', 'PROFILES', 'BLOCK_CHOICES', 'INTERNAL_FIELDS', 'NOTEBOOK_FIELDS', 'PARAMETERS_HEADER', 'suffix_view',
-           'capture_layer_inputs', 'variant_outputs', 'variants_candidate_logits', 'variants_c4_losses',
-           'variants_prefix_candidate_logits', 'ResultsStore', 'cfg_device', 'SweepConfig', 'layer_counts',
-           'ConfigField', 'field_comments', 'config_fields', 'parameters_cell', 'write_parameters_cell',
-           'notebook_config', 'SweepData', 'load_sweep_data', 'run_distances', 'run_distance_rows', 'recorded_settings',
-           'c4_batch_size', 'sweep_unhealed', 'sweep_heal_config', 'heal_point', 'check_settings', 'run_identity',
-           'model_identity', 'check_identity', 'check_starts', 'run_sweep']
-
-# %% ../nbs/06_sweep.ipynb #f3d32bf6
-class _Skip(nn.Module):
-    "Stands in for a decoder layer the variant does not run: returns the residual stream untouched."
-    def __init__(self, layer: nn.Module):
-        super().__init__()
-        if hasattr(layer, "attention_type"): self.attention_type = layer.attention_type
-    def forward(self, hidden_states, *args, **kwargs): return hidden_states
-
-def _hidden_arg(args: tuple, kwargs: dict) -> torch.Tensor:
-    return args[0] if args else kwargs["hidden_states"]
-
-def _with_hidden(args: tuple, kwargs: dict, h: torch.Tensor) -> tuple[tuple, dict]:
-    if args: return (h, *args[1:]), kwargs
-    return args, {**kwargs, "hidden_states": h}
-
-@contextlib.contextmanager
-def suffix_view(model: nn.Module, # a causal LM of a supported architecture
-                start: int, # first removed layer l
-                n: int, # number of removed layers
-                h: torch.Tensor, # residual stream entering layer `start` in the full model, [B, T, d]
-               ) -> Iterator[nn.Module]:
-    "Within the block, `model` computes the variant without layers start..start+n-1, resuming from `h`."
-    layers = get_layers(model)
-    resume = start + n
-    check_block(start, n, len(layers))
-    target = layers[resume] if resume < len(layers) else get_final_norm(model)
-    if target is None: raise NotImplementedError("This model has no final norm to resume at after its last layer.")
-    hook = target.register_forward_pre_hook(lambda m, a, k: _with_hidden(a, k, h.to(_hidden_arg(a, k).device)), with_kwargs=True)
-    set_layers(model, nn.ModuleList([_Skip(l) if i < resume else l for i, l in enumerate(layers)]))
-    try: yield model
-    finally:
-        set_layers(model, layers)
-        hook.remove()
-
-@contextlib.contextmanager
-def capture_layer_inputs(model: nn.Module, # a causal LM of a supported architecture
-                         starts: Iterable[int], # layers whose input to keep
-                        ) -> Iterator[dict[int, torch.Tensor]]:
-    "A dict filled, during the next forward pass, with the residual stream entering each layer in `starts`."
-    layers, got, hooks = get_layers(model), {}, []
-    def keep(i):
-        def hook(m, args, kwargs): got[i] = _hidden_arg(args, kwargs)
-        return hook
-    try:
-        for s in sorted(set(starts)): hooks.append(layers[s].register_forward_pre_hook(keep(s), with_kwargs=True))
-        yield got
-    finally:
-        for h in hooks: h.remove()
-
-# %% ../nbs/06_sweep.ipynb #dede0fce
-Block = tuple[int, int]  # (start l, block size n) of a `similarity.Variant`: what the scoring engine removes
-
-@torch.inference_mode()
-def variant_outputs(model: nn.Module, # a causal LM of a supported architecture
-                    variants: Sequence[Block], # blocks (start, n) to remove, one variant each
-                    logits_to_keep: int = 1, # 1: last position only; 0: every position
-                    **inputs, # input_ids, attention_mask, position_ids
-                   ) -> Iterator[tuple[Block | None, torch.Tensor]]:
-    "Yield (None, logits of the full model), then (variant, its logits) for each variant, sharing the layers before each cut."
-    with capture_layer_inputs(model, [s for s, _ in variants]) as got:
-        yield None, model(**inputs, logits_to_keep=logits_to_keep, use_cache=False).logits
-    for s, n in variants:
-        with suffix_view(model, s, n, got[s]):
-            yield (s, n), model(**inputs, logits_to_keep=logits_to_keep, use_cache=False).logits
-
-# %% ../nbs/06_sweep.ipynb #764a6eca
-def variants_candidate_logits(model: nn.Module, # a causal LM of a supported architecture
-                              items: Sequence[ev.ScoringItem], # from `eval.mmlu_items` / `eval.boolq_items`
-                              variants: Sequence[Block], # blocks (start, n) to remove
-                              batch_tokens: int = 8192, # most tokens per forward pass
-                              progress: bool = True, # show a progress bar
-                              desc: str = "scoring",
-                             ) -> dict[Block | None, torch.Tensor]:
-    "Candidate logits [n_items, n_candidates] of the full model (key None) and of every variant."
-    if not items: raise ValueError("no items to score")
-    dev = ev.model_device(model)
-    out = {v: torch.empty(len(items), len(items[0].candidates)) for v in [None, *variants]}
-    with tqdm(total=len(items), desc=f"{desc} ({len(variants)} variants)", disable=not progress) as bar:
-        for b in ev.length_batches([len(it.input_ids) for it in items], batch_tokens):
-            ids, mask = ev.left_pad([items[i].input_ids for i in b], device=dev)
-            cand = torch.tensor([items[i].candidates for i in b], device=dev)
-            for v, logits in variant_outputs(model, variants, 1, input_ids=ids, attention_mask=mask, position_ids=ev.positions(mask)):
-                out[v][b] = logits[:, -1].gather(1, cand.to(logits.device)).float().cpu()
-            bar.update(len(b))
-    return out
-
-def variants_c4_losses(model: nn.Module, # a causal LM of a supported architecture
-                       blocks: torch.Tensor, # LongTensor [n_blocks, block_len]
-                       variants: Sequence[Block], # blocks (start, n) to remove
-                       batch_size: int = 8, # blocks per forward pass
-                       progress: bool = True, # show a progress bar
-                      ) -> dict[Block | None, list[float]]:
-    "Per-block mean next-token loss of the full model (key None) and of every variant."
-    dev = ev.model_device(model)
-    out = {v: [] for v in [None, *variants]}
-    for i in tqdm(range(0, len(blocks), batch_size), desc=f"C4 loss ({len(variants)} variants)", disable=not progress):
-        x = blocks[i:i + batch_size].to(dev)
-        for v, logits in variant_outputs(model, variants, 0, input_ids=x, attention_mask=torch.ones_like(x)):
-            out[v] += [F.cross_entropy(row[:-1].float(), ids[1:].to(row.device)).item() for row, ids in zip(logits, x)]
-    return out
-
-# %% ../nbs/06_sweep.ipynb #3f38e583
-def _variant_cache(full, # the full model's prefix cache
-                   variant, # the cache of the variant's prefix pass: filled from layer `resume` on
-                   resume: int, # first layer the variant runs after its cut, l + n
-                  ):
-    "The prefix cache of a variant: the full model's entries below `resume` (never read, they only give the prefix length), the variant's from `resume` on."
-    out = copy.copy(full)
-    out.layers = [full.layers[i] if i < resume else variant.layers[i] for i in range(len(full.layers))]
-    return out
-
-@torch.inference_mode()
-def variants_prefix_candidate_logits(model: nn.Module, # a causal LM of a supported architecture
-                                     items: Sequence[ev.ScoringItem], # prompts sharing a prefix within (group, shots), e.g. `eval.mmlu_items`
-                                     variants: Sequence[Block], # blocks (start, n) to remove
-                                     batch_tokens: int = 8192, # most tokens per forward pass, prefix included
-                                     progress: bool = True, # show a progress bar
-                                     desc: str = "scoring",
-                                    ) -> dict[Block | None, torch.Tensor]:
-    "`variants_candidate_logits`, computing each (group, shots) prefix once per variant and reusing its KV cache."
-    ev.check_items(items)
-    device, cache_kw, window = ev.model_device(model), ev.cache_kwarg(), ev.sliding_window(model)
-    starts = [s for s, _ in variants]
-    out = {v: torch.empty(len(items), len(items[0].candidates)) for v in [None, *variants]}
-    with tqdm(total=len(items), desc=f"{desc} ({len(variants)} variants, kv-prefix)", disable=not progress) as bar:
-        for idx, seqs, p in ev.prefix_groups(items):
-            if p < 1:  # nothing shared: whole prompts
-                sub = variants_candidate_logits(model, [items[i] for i in idx], variants, batch_tokens, False)
-                for v in out: out[v][idx] = sub[v]
-                bar.update(len(idx)); continue
-            aligned = window is not None and max(map(len, seqs)) > window  # as in `eval.prefix_candidate_logits`
-            prefix = lambda: ev.prefix_inputs(seqs[0][:p], device, aligned)  # fresh inputs (and cache) for every pass
-            with capture_layer_inputs(model, starts) as got: full = ev.returned_cache(model(**prefix()))
-            caches = {None: full}
-            for s, n in variants:
-                with suffix_view(model, s, n, got[s]):
-                    caches[s, n] = _variant_cache(full, ev.returned_cache(model(**prefix())), s + n)
-            for b in ev.length_batches([len(q) for q in seqs], batch_tokens):
-                kw, fit = ev.prefix_batch(seqs, b, p, aligned, device)
-                rows = [idx[j] for j in b]
-                cand = torch.tensor([items[i].candidates for i in rows], device=device)
-                def keep(v, logits): out[v][rows] = logits[:, -1].gather(1, cand.to(logits.device)).float().cpu()
-                with capture_layer_inputs(model, starts) as got_b:
-                    keep(None, model(**kw, use_cache=True, logits_to_keep=1, **{cache_kw: fit(caches[None])}).logits)
-                for s, n in variants:
-                    with suffix_view(model, s, n, got_b[s]):
-                        keep((s, n), model(**kw, use_cache=True, logits_to_keep=1, **{cache_kw: fit(caches[s, n])}).logits)
-                bar.update(len(b))
-    return out
-
+__all__ = ['PROFILES', 'BLOCK_CHOICES', 'INTERNAL_FIELDS', 'NOTEBOOK_FIELDS', 'PARAMETERS_HEADER', 'ResultsStore', 'cfg_device',
+           'SweepConfig', 'layer_counts', 'ConfigField', 'field_comments', 'config_fields', 'parameters_cell',
+           'write_parameters_cell', 'notebook_config', 'SweepData', 'load_sweep_data', 'run_distances',
+           'run_distance_rows', 'recorded_settings', 'c4_batch_size', 'sweep_unhealed', 'sweep_heal_config',
+           'heal_point', 'check_settings', 'run_identity', 'model_identity', 'check_identity', 'check_starts',
+           'run_sweep']
 
 # %% ../nbs/06_sweep.ipynb #73bd1948
 class ResultsStore:
@@ -463,22 +312,21 @@ def _score_variants(model, items_mmlu, items_boolq, blocks, variants: list[Block
     "Candidate logits and C4 block losses of the full model (None; the fast path always computes it, the loop only when `full`) and each variant."
     c4_batch = c4_batch_size(cfg, model)
     if cfg.fast:
-        return (variants_prefix_candidate_logits(model, items_mmlu, variants, cfg.batch_tokens, cfg.progress, "MMLU"),
-                variants_candidate_logits(model, items_boolq, variants, cfg.batch_tokens, cfg.progress, "BoolQ"),
-                variants_c4_losses(model, blocks, variants, c4_batch, cfg.progress))
+        return (score(model, items_mmlu, variants, cfg.batch_tokens, progress=cfg.progress, desc="MMLU"),
+                score(model, items_boolq, variants, cfg.batch_tokens, prefix=False, progress=cfg.progress, desc="BoolQ"),
+                block_losses(model, blocks, variants, c4_batch, cfg.progress))
     mm, bq, c4 = {}, {}, {}
     for v in [None, *variants] if full else variants:
         m = model if v is None else prune_block(model, *v)
-        mm[v] = ev.prefix_candidate_logits(m, items_mmlu, cfg.batch_tokens, progress=cfg.progress, desc="MMLU")
-        bq[v] = ev.candidate_logits(m, items_boolq, cfg.batch_tokens, progress=cfg.progress, desc="BoolQ")
+        mm[v] = score(m, items_mmlu, batch_tokens=cfg.batch_tokens, progress=cfg.progress, desc="MMLU")
+        bq[v] = score(m, items_boolq, batch_tokens=cfg.batch_tokens, prefix=False, progress=cfg.progress, desc="BoolQ")
         c4[v] = ev.c4_loss(m, blocks, c4_batch, progress=cfg.progress).block_losses
         del m
     return mm, bq, c4
 
 def c4_batch_size(cfg: SweepConfig, model) -> int:
-    "Blocks per C4 forward pass: within `batch_tokens`, and at most 2^29 logits (the full-vocabulary logits dominate memory)."
-    V = model.get_output_embeddings().weight.shape[0]
-    return max(1, min(cfg.batch_tokens // cfg.c4_len, 2**29 // (cfg.c4_len * V)))
+    "Blocks per C4 forward pass: within `batch_tokens`, and at most 2^29 logits (what a model without the chunked loss holds at once)."
+    return max(1, min(cfg.batch_tokens // cfg.c4_len, 2**29 // (cfg.c4_len * lm_head_size(model))))
 
 def sweep_unhealed(model, items_mmlu, items_boolq, blocks, plan: dict[str, Variant], store: ResultsStore,
                    cfg: SweepConfig, L: int, vocab: int, report: Reporter | None = None) -> None:
@@ -628,7 +476,7 @@ def _run_sweep(cfg: SweepConfig, report: Reporter) -> pd.DataFrame:
     max_len = ev.model_max_length(model)
     items_mmlu = ev.mmlu_items(tok, data.mmlu, data.mmlu_dev, cfg.mmlu_k, max_len, shot_seed=cfg.mmlu_shot_seed)
     items_boolq = ev.boolq_items(tok, data.boolq, max_len)
-    vocab = model.get_output_embeddings().weight.shape[0]
+    vocab = lm_head_size(model)
     stable = {}
     if cfg.block_choice == "bootstrap" and "similarity" in cfg.strategies:
         from layerprune.stability import stable_blocks
@@ -651,8 +499,8 @@ def _run_sweep(cfg: SweepConfig, report: Reporter) -> pd.DataFrame:
             v = chosen[s, n]
             report.stage("heal", f"{s} n={n} (layers {v.start}-{v.start + n - 1}): LoRA training, then MMLU, BoolQ, C4")
             healed, meta, hc = heal_point(model, tok, v, data, blocks, cfg, out / "work" / key)
-            mm = ev.prefix_candidate_logits(healed, items_mmlu, cfg.batch_tokens, progress=cfg.progress, desc="MMLU healed")
-            bq = ev.candidate_logits(healed, items_boolq, cfg.batch_tokens, progress=cfg.progress, desc="BoolQ healed")
+            mm = score(healed, items_mmlu, batch_tokens=cfg.batch_tokens, progress=cfg.progress, desc="MMLU healed")
+            bq = score(healed, items_boolq, batch_tokens=cfg.batch_tokens, prefix=False, progress=cfg.progress, desc="BoolQ healed")
             c4 = ev.c4_loss(healed, blocks, c4_batch_size(cfg, model), progress=cfg.progress)
             store.add(key, _row(cfg, L, v.strategy, v.n, v.start, True, ev.mmlu_result(items_mmlu, mm, cfg.mmlu_k),
                                 ev.boolq_result(items_boolq, bq), c4.block_losses, vocab,

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from layerprune import eval as ev
+from layerprune import scoring as sc
 from layerprune.data import load_boolq, load_mmlu
 from layerprune.models import load_model, load_tokenizer, tiny_model
 
@@ -100,7 +101,7 @@ def test_dropped_shots_are_reported(tok, mmlu):
 
 # ---------------------------------------------------------------- aggregation
 def test_micro_and_macro_accuracy():
-    items = [ev.ScoringItem([1], (0, 1), label, group) for label, group in [(0, "a"), (0, "b"), (0, "b"), (1, "b")]]
+    items = [sc.ScoringItem([1], (0, 1), label, group) for label, group in [(0, "a"), (0, "b"), (0, "b"), (1, "b")]]
     logits = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 2.0]])  # a: 1/1 right, b: 1/3 right
     res = ev.mmlu_result(items, logits, k=0)
     assert res.accuracy == pytest.approx(2 / 4)
@@ -111,7 +112,7 @@ def test_micro_and_macro_accuracy():
 
 
 def test_boolq_result_baseline():
-    items = [ev.ScoringItem([1], (5, 6), label) for label in (1, 1, 1, 0)]
+    items = [sc.ScoringItem([1], (5, 6), label) for label in (1, 1, 1, 0)]
     res = ev.boolq_result(items, torch.tensor([[0.0, 1.0]] * 4))
     assert (res.accuracy, res.majority_baseline, res.yes_rate) == (0.75, 0.75, 1.0)
 
@@ -138,17 +139,17 @@ def test_scorers_match_reference_on_tiny_models_with_real_prompts(model_type, to
     items = ev.mmlu_items(tok, qs, dev, k=2)
     kw = dict(n_positions=1024) if model_type == "gpt2" else dict(sliding_window=2048) if model_type == "gemma3_text" else {}
     model = tiny_model(model_type, vocab_size=len(tok), max_position_embeddings=1024, **kw)
-    ref = ev.reference_candidate_logits(model, items)
-    _assert_same(ev.candidate_logits(model, items, batch_tokens=1500, progress=False), ref)
-    _assert_same(ev.prefix_candidate_logits(model, items, batch_tokens=1500, progress=False), ref)
+    ref = sc.reference_candidate_logits(model, items)
+    _assert_same(sc.candidate_logits(model, items, batch_tokens=1500, progress=False), ref)
+    _assert_same(sc.prefix_candidate_logits(model, items, batch_tokens=1500, progress=False), ref)
 
 
 def test_sliding_window_shorter_than_prompt_matches_reference(tok, mmlu):
     test, dev = mmlu
     items = ev.mmlu_items(tok, ev.select_mmlu(test, 2), dev, k=1)
     model = tiny_model("mistral", vocab_size=len(tok), max_position_embeddings=1024, sliding_window=32)
-    assert ev.sliding_window(model) == 32 and ev.sliding_window(tiny_model("llama")) is None
-    _assert_same(ev.prefix_candidate_logits(model, items, progress=False), ev.reference_candidate_logits(model, items))
+    assert sc.sliding_window(model) == 32 and sc.sliding_window(tiny_model("llama")) is None
+    _assert_same(sc.prefix_candidate_logits(model, items, progress=False), sc.reference_candidate_logits(model, items))
 
 
 
@@ -157,7 +158,7 @@ def _group(prefix_len, suffix_lens, group="s", seed=0):
     "Items sharing one random prefix, with suffixes of the given lengths."
     g = torch.Generator().manual_seed(seed)
     prefix = torch.randint(3, 500, (prefix_len,), generator=g).tolist()
-    return [ev.ScoringItem(prefix + torch.randint(3, 500, (n,), generator=g).tolist(), (7, 8, 9, 10), 0, group, 5) for n in suffix_lens]
+    return [sc.ScoringItem(prefix + torch.randint(3, 500, (n,), generator=g).tolist(), (7, 8, 9, 10), 0, group, 5) for n in suffix_lens]
 
 
 def _count_passes(model, fn):
@@ -172,14 +173,14 @@ def _padded_between(model, items):
     "The layout the fast path keeps for short prompts: one batch, suffixes left-padded after the shared prefix."
     from transformers import DynamicCache
     seqs = [it.input_ids for it in items]
-    p = min(ev.common_prefix_len(seqs), min(map(len, seqs)) - 1)
-    kw = ev.cache_kwarg()
+    p = min(sc.common_prefix_len(seqs), min(map(len, seqs)) - 1)
+    kw = sc.cache_kwarg()
     prefix = torch.tensor([seqs[0][:p]])
-    cache = ev.returned_cache(model(input_ids=prefix, use_cache=True, **{kw: DynamicCache()}))
-    ids, mask = ev.left_pad([s[p:] for s in seqs])
+    cache = sc.returned_cache(model(input_ids=prefix, use_cache=True, **{kw: DynamicCache()}))
+    ids, mask = sc.left_pad([s[p:] for s in seqs])
     logits = model(input_ids=ids, attention_mask=torch.cat([torch.ones(len(seqs), p, dtype=mask.dtype), mask], 1),
-                   position_ids=ev.positions(mask, p), use_cache=True, logits_to_keep=1,
-                   **{kw: ev.expand_cache(cache, len(seqs))}).logits[:, -1]
+                   position_ids=sc.positions(mask, p), use_cache=True, logits_to_keep=1,
+                   **{kw: sc.expand_cache(cache, len(seqs))}).logits[:, -1]
     return logits[:, list(items[0].candidates)]
 
 
@@ -188,7 +189,7 @@ def test_aligned_cache_shifts_each_row_right_by_its_padding():
     cache = DynamicCache()
     keys = torch.arange(1., 6.).view(1, 1, 5, 1).expand(1, 2, 5, 3).contiguous()  # 2 heads, 5 tokens, head_dim 3
     cache.update(keys, keys + 10, 0)
-    out = ev.aligned_cache(cache, [0, 2, 4, 6], 5)
+    out = sc.aligned_cache(cache, [0, 2, 4, 6], 5)
     assert out.layers[0].keys.shape == (4, 2, 5, 3)
     assert out.layers[0].keys[:, 1, :, 2].tolist() == [[1, 2, 3, 4, 5], [0, 0, 1, 2, 3], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
     keys, values = out.layers[0].keys, out.layers[0].values
@@ -203,10 +204,10 @@ def test_sliding_window_mixed_lengths_in_one_batch_match_reference(model_type, w
     # prompt, 70 is the longest prompt (the padded layout is exact up to there)
     items = _group(30, (1, 40, 7, 22, 3, 13), "a") + _group(25, (5, 2, 9), "b", seed=1)
     model = tiny_model(model_type, sliding_window=window)
-    ref = ev.reference_candidate_logits(model, items)
+    ref = sc.reference_candidate_logits(model, items)
     for batch_tokens, batches in ((10_000, 1 + 1), (150, 3 + 1)):  # (budget, question passes of groups a + b)
-        assert batches == sum(len(ev.length_batches([len(it.input_ids) for it in items if it.group == g], batch_tokens)) for g in "ab")
-        fast, passes = _count_passes(model, lambda: ev.prefix_candidate_logits(model, items, batch_tokens=batch_tokens, progress=False))
+        assert batches == sum(len(sc.length_batches([len(it.input_ids) for it in items if it.group == g], batch_tokens)) for g in "ab")
+        fast, passes = _count_passes(model, lambda: sc.prefix_candidate_logits(model, items, batch_tokens=batch_tokens, progress=False))
         _assert_same(fast, ref)
         assert passes == 2 + batches  # one prefix pass per group, then length_batches' batches (not one per length)
 
@@ -216,9 +217,9 @@ def test_padding_between_prefix_and_suffix_breaks_sliding_windows():
     # prefix and a short suffix push prefix tokens out of the window; with the window above every prompt, it is exact
     items = _group(30, (1, 40, 7, 22))
     short, long_ = tiny_model("gemma3_text", sliding_window=16), tiny_model("gemma3_text", sliding_window=70)
-    assert (_padded_between(short, items) - ev.reference_candidate_logits(short, items)).abs().max() > 0.05
-    _assert_same(_padded_between(long_, items), ev.reference_candidate_logits(long_, items))
-    _assert_same(ev.prefix_candidate_logits(short, items, progress=False), ev.reference_candidate_logits(short, items))
+    assert (_padded_between(short, items) - sc.reference_candidate_logits(short, items)).abs().max() > 0.05
+    _assert_same(_padded_between(long_, items), sc.reference_candidate_logits(long_, items))
+    _assert_same(sc.prefix_candidate_logits(short, items, progress=False), sc.reference_candidate_logits(short, items))
 
 
 @pytest.mark.slow
@@ -226,13 +227,13 @@ def test_gemma3_270m_mmlu_prompts_longer_than_the_window(data_dir):
     from layerprune import zoo
     d = zoo.fetch("gemma3-270m")
     tok, model = load_tokenizer(d), load_model(d)
-    assert ev.sliding_window(model) == 512
+    assert sc.sliding_window(model) == 512
     pick = {"college_biology": (0, 12, 14), "astronomy": (3, 8, 9)}  # prefix 385 and 520 tokens (above the window)
     test = ev.group_by_subject(load_mmlu("test", data_dir / "mmlu", subjects=tuple(pick)))
     items = ev.mmlu_items(tok, [test[s][i] for s, ix in pick.items() for i in ix], load_mmlu("dev", data_dir / "mmlu", subjects=tuple(pick)))
     assert [len(it.input_ids) for it in items] == [472, 517, 556, 617, 552, 694]  # mixed, across 512, in one batch each
-    fast, passes = _count_passes(model, lambda: ev.prefix_candidate_logits(model, items, progress=False))
-    ref = ev.reference_candidate_logits(model, items)
+    fast, passes = _count_passes(model, lambda: sc.prefix_candidate_logits(model, items, progress=False))
+    ref = sc.reference_candidate_logits(model, items)
     _assert_same(fast, ref, eps=1e-3)
     assert passes == 2 + 2
     # the padded layout is off by far more than the tolerance on these prompts: the check is not vacuous
@@ -242,24 +243,24 @@ def test_peft_wrapped_model():
     from peft import LoraConfig, get_peft_model
     g = torch.Generator().manual_seed(0)
     prefix = torch.randint(3, 500, (30,), generator=g).tolist()
-    items = [ev.ScoringItem(prefix + torch.randint(3, 500, (n,), generator=g).tolist(), (7, 8), 0, "s") for n in (2, 9, 5)]
+    items = [sc.ScoringItem(prefix + torch.randint(3, 500, (n,), generator=g).tolist(), (7, 8), 0, "s") for n in (2, 9, 5)]
     model = get_peft_model(tiny_model("llama"), LoraConfig(r=2, target_modules=["up_proj"], init_lora_weights=False)).eval()
-    ref = ev.reference_candidate_logits(model, items)
-    _assert_same(ev.candidate_logits(model, items, progress=False), ref)
-    _assert_same(ev.prefix_candidate_logits(model, items, progress=False), ref)
+    ref = sc.reference_candidate_logits(model, items)
+    _assert_same(sc.candidate_logits(model, items, progress=False), ref)
+    _assert_same(sc.prefix_candidate_logits(model, items, progress=False), ref)
 
 
 def test_bf16_and_4bit_models(tmp_path):
     g = torch.Generator().manual_seed(2)
     prefix = torch.randint(3, 500, (40,), generator=g).tolist()
-    items = [ev.ScoringItem(prefix + torch.randint(3, 500, (1 + i % 7,), generator=g).tolist(), (7, 8, 9, 10), 0, "s") for i in range(8)]
+    items = [sc.ScoringItem(prefix + torch.randint(3, 500, (1 + i % 7,), generator=g).tolist(), (7, 8, 9, 10), 0, "s") for i in range(8)]
     base = tiny_model("llama", hidden_size=128, intermediate_size=256)
     base.save_pretrained(tmp_path)
     for model, info in [(tiny_model("llama", hidden_size=128, intermediate_size=256).to(torch.bfloat16), ("bfloat16", None)),
                         (load_model(tmp_path, load_in_4bit=True), ("float32", "4bit"))]:  # bitsandbytes NF4, CPU compute in float32
-        ref = ev.reference_candidate_logits(model, items)
-        _assert_same(ev.candidate_logits(model, items, batch_tokens=200, progress=False), ref, eps=1e-2)
-        _assert_same(ev.prefix_candidate_logits(model, items, batch_tokens=200, progress=False), ref, eps=1e-2)
+        ref = sc.reference_candidate_logits(model, items)
+        _assert_same(sc.candidate_logits(model, items, batch_tokens=200, progress=False), ref, eps=1e-2)
+        _assert_same(sc.prefix_candidate_logits(model, items, batch_tokens=200, progress=False), ref, eps=1e-2)
         assert (ev.model_info(model)["dtype"], ev.model_info(model)["quantization"]) == info
 
 
@@ -267,9 +268,9 @@ def test_prefix_cache_is_not_modified_between_batches():
     # many small batches against one prefix: each must see the prefix alone, not earlier batches' tokens
     g = torch.Generator().manual_seed(1)
     prefix = torch.randint(3, 500, (12,), generator=g).tolist()
-    items = [ev.ScoringItem(prefix + torch.randint(3, 500, (1 + i % 4,), generator=g).tolist(), (7, 8, 9), 0, "s") for i in range(9)]
+    items = [sc.ScoringItem(prefix + torch.randint(3, 500, (1 + i % 4,), generator=g).tolist(), (7, 8, 9), 0, "s") for i in range(9)]
     model = tiny_model("llama")
-    _assert_same(ev.prefix_candidate_logits(model, items, batch_tokens=20, progress=False), ev.reference_candidate_logits(model, items))
+    _assert_same(sc.prefix_candidate_logits(model, items, batch_tokens=20, progress=False), sc.reference_candidate_logits(model, items))
 
 
 @pytest.mark.slow
@@ -278,7 +279,7 @@ def test_smollm2_mmlu_fast_equals_reference(smollm2_dir, tok, mmlu):
     model = load_model(smollm2_dir)
     qs = ev.select_mmlu(test, 3)
     res = ev.mmlu_eval(model, tok, qs, dev, progress=False)
-    ref = ev.reference_candidate_logits(model, ev.mmlu_items(tok, qs, dev))
+    ref = sc.reference_candidate_logits(model, ev.mmlu_items(tok, qs, dev))
     _assert_same(res.logits, ref, eps=1e-3)
     assert res.predictions == ev.mmlu_eval(model, tok, qs, dev, use_prefix_cache=False, progress=False).predictions
     assert res.settings["answer_rule"] == "in-context" and res.settings["dropped_shots"] == 0
@@ -290,7 +291,7 @@ def test_smollm2_boolq_fast_equals_reference(smollm2_dir, tok, data_dir):
     model = load_model(smollm2_dir)
     examples = load_boolq("validation", data_dir / "boolq")[:20]
     res = ev.boolq_eval(model, tok, examples, progress=False)
-    ref = ev.reference_candidate_logits(model, ev.boolq_items(tok, examples))
+    ref = sc.reference_candidate_logits(model, ev.boolq_items(tok, examples))
     _assert_same(res.logits, ref, eps=1e-3)
     assert res.labels == [int(e.label) for e in examples]
     assert res.to_row()["n"] == 20 and res.settings["truncated"] == 0
@@ -333,4 +334,4 @@ def test_common_prefix_len_equals_the_pairwise_loop():
     for _ in range(2000):
         base = [r.randrange(3) for _ in range(r.randrange(6))]
         seqs = [base[:r.randrange(len(base) + 1)] + [r.randrange(3) for _ in range(r.randrange(4))] for _ in range(r.randrange(1, 5))]
-        assert ev.common_prefix_len(seqs) == ref(seqs), seqs
+        assert sc.common_prefix_len(seqs) == ref(seqs), seqs

@@ -98,7 +98,7 @@ def test_heal_size_not_among_ns_joins_the_grid_and_a_rerun_keeps_it(tiny_run, tm
     assert sorted(set(df[~df.healed & (df.strategy != "none")].n)) == [1, 2]  # each healed point has its unhealed one
     import layerprune.sweep as S
     def no(*a, **k): raise AssertionError("a finished sweep loaded or scored something")
-    for name in ("load_model", "variants_prefix_candidate_logits", "variants_candidate_logits", "variants_c4_losses", "heal_point"):
+    for name in ("load_model", "score", "block_losses", "heal_point"):
         monkeypatch.setattr(S, name, no)
     capsys.readouterr()
     main(argv)  # the same command again: exits 0, prints every point, healed ones included
@@ -146,8 +146,8 @@ def test_resume_does_not_rescore_the_unpruned_model(tiny_run, tmp_path, fast, mo
     kept = (full_point.read_bytes(), full_point.stat().st_mtime_ns)
     (run / "points" / "deepest-n001-raw.json").unlink()
     seen, passes = _scored_layer_counts(monkeypatch), []
-    variants_c4 = S.variants_c4_losses
-    monkeypatch.setattr(S, "variants_c4_losses", lambda m, b, variants, *a, **k: passes.append(list(variants)) or variants_c4(m, b, variants, *a, **k))
+    losses = S.block_losses
+    monkeypatch.setattr(S, "block_losses", lambda m, b, variants=None, *a, **k: passes.append(list(variants)) or losses(m, b, variants, *a, **k))
     cfg = SweepConfig(argv[1], profile="tiny", ns=(1,), device="cpu", data_dir=argv[argv.index("--data-dir") + 1],
                       out_dir=str(run), fast=fast, progress=False)
     df = run_sweep(cfg)
