@@ -34,7 +34,7 @@ __all__ = ['PROFILES', 'BLOCK_CHOICES', 'INTERNAL_FIELDS', 'NOTEBOOK_FIELDS', 'P
            'write_parameters_cell', 'notebook_config', 'SweepData', 'load_sweep_data', 'run_distances',
            'run_distance_rows', 'recorded_settings', 'c4_batch_size', 'sweep_unhealed', 'sweep_heal_config',
            'heal_point', 'check_settings', 'run_identity', 'model_identity', 'check_identity', 'check_starts',
-           'run_sweep']
+           'planned_points', 'run_sweep']
 
 # %% ../nbs/06_sweep.ipynb #73bd1948
 class ResultsStore:
@@ -439,28 +439,35 @@ def check_starts(store: ResultsStore, # the run folder's finished points
                              f"but this run's distances choose {want}: distances.npz changed. Delete the folder to recompute.")
 
 # %% ../nbs/06_sweep.ipynb #acaec8e4
+def planned_points(cfg: SweepConfig, # the run's settings
+                   L: int, # the model's number of layers
+                  ) -> tuple[list[int], list[int], list[str]]:
+    "The run's block sizes, healed sizes and point keys (the unpruned model first); heal sizes join the grid."
+    heal_ns = list(layer_counts(cfg.heal_ns, L, "heal_ns")) if cfg.heal_ns else []
+    ns = sorted(set(layer_counts(cfg.ns, L, "ns")) | set(heal_ns))  # each healed point has its unhealed one
+    keys = [ResultsStore.key("none", 0, False)]
+    keys += [ResultsStore.key(s, n, h) for s in cfg.strategies for n in ns for h in (False, True) if not h or n in heal_ns]
+    return ns, heal_ns, keys
+
 def _run_sweep(cfg: SweepConfig, report: Reporter) -> pd.DataFrame:
     "`run_sweep` within the folder's lock."
     from layerprune.zoo import resolve_model
     out = Path(cfg.out_dir); out.mkdir(parents=True, exist_ok=True)
     store = ResultsStore(out)
     check_settings(store, cfg)
+    dist_path = out / "distances.npz"
+    if dist_path.exists():  # a redraw reads the record only: no data, no model (config.json stays the computing run's)
+        keys = planned_points(cfg, Distances.load(dist_path).num_layers)[2]
+        if all(store.done(k) for k in keys):
+            report.stage("points", f"all {len(keys)} already in {out}: nothing to compute")
+            return store.table()
     report.stage("data", "MMLU, BoolQ, C4")
     data = load_sweep_data(cfg)
     store.identity = run_identity(cfg, data)
     check_identity(store, store.identity)
-    dist_path = out / "distances.npz"
-    src = None if dist_path.exists() else resolve_model(cfg.model)  # a finished run needs no model
-    L = Distances.load(dist_path).num_layers if src is None else load_config(src).num_hidden_layers
-    ns = layer_counts(cfg.ns, L, "ns")
-    heal_ns = [n for n in layer_counts(cfg.heal_ns, L, "heal_ns")] if cfg.heal_ns else []
-    ns = sorted(set(ns) | set(heal_ns))  # heal sizes join the grid: each healed point has its unhealed one
-    keys = [ResultsStore.key("none", 0, False)]
-    keys += [ResultsStore.key(s, n, h) for s in cfg.strategies for n in ns for h in (False, True) if not h or n in heal_ns]
-    if all(store.done(k) for k in keys):  # a redraw: config.json stays that of the computing run
-        report.stage("points", f"all {len(keys)} already in {out}: nothing to compute")
-        return store.table()
-    src = src or resolve_model(cfg.model)
+    src = resolve_model(cfg.model)
+    L = Distances.load(dist_path).num_layers if dist_path.exists() else load_config(src).num_hidden_layers
+    ns, heal_ns, keys = planned_points(cfg, L)
     store.identity["model"] = model_identity(src, cfg)
     check_identity(store, store.identity)
     atomic_write_text(out / "config.json", json.dumps(recorded_settings(cfg), indent=1))

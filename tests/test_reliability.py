@@ -119,6 +119,7 @@ def _other_data(data_dir: Path, tmp: Path) -> Path:
 
 def test_rerun_with_other_data_dir_is_refused_naming_the_difference(tiny_run, tmp_path, data_dir, capsys):
     run, argv = _copy_run(tiny_run, tmp_path)
+    (run / "points" / "similarity-n002-healed.json").unlink()  # one point to compute: the run would mix data
     before = _csv(run)
     i = argv.index("--data-dir")
     argv[i + 1] = str(_other_data(data_dir, tmp_path))
@@ -127,6 +128,19 @@ def test_rerun_with_other_data_dir_is_refused_naming_the_difference(tiny_run, tm
     assert e.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert "holds results computed on other data.c4_distances, data.c4_heal, data.c4_loss than this run's" in err, err
     assert _csv(run).equals(before)  # nothing mixed in
+
+
+def test_a_finished_run_redraws_without_its_data(tiny_run, tmp_path, monkeypatch, capsys):
+    "A finished run computes nothing, so it reads no data: a record redraws on any machine (another data folder too)."
+    run, argv = _copy_run(tiny_run, tmp_path)
+    before = _csv(run)
+    import layerprune.sweep as S
+    def no(*a, **k): raise AssertionError("a redraw read data or loaded the model")
+    for name in ("load_sweep_data", "load_model", "resolve_model"): monkeypatch.setattr(S, name, no, raising=False)
+    i = argv.index("--data-dir")
+    argv[i + 1] = str(tmp_path / "no-such-data")
+    main(argv)
+    assert "True" in capsys.readouterr().out and _csv(run).equals(before)
 
 
 def _scored_layer_counts(monkeypatch) -> list[int]:
