@@ -12,16 +12,21 @@ home). `results.csv` is rebuilt from the points (`sweep.ResultsStore`); then red
 `layerprune figures --family RUN`.
 """
 from __future__ import annotations
-import argparse, json, re, shutil
+import argparse, json
 from pathlib import Path
 
 
-def portable_text(text: str, run_dir: str, record: str) -> str:
-    "A device path in `text` as the records write it."
-    text = text.replace(run_dir.rstrip("/"), record)
-    text = re.sub(r'/[^"\s]*?/data/((?:c4|mmlu|boolq|wiki)/[^"\s]*)', r"\1", text)   # data files: relative to the data folder
-    text = re.sub(r'/[^"\s]*?/home/(models/[^"\s/]+)', r"\1", text)                    # models: relative to the layerprune home
-    return text
+def portable_value(v, run_dir: str, record: str):
+    "A device path (at any depth of a JSON value) as the records write it; other values unchanged."
+    if isinstance(v, dict): return {k: portable_value(x, run_dir, record) for k, x in v.items()}
+    if isinstance(v, list): return [portable_value(x, run_dir, record) for x in v]
+    if not isinstance(v, str) or not v.startswith("/"): return v
+    if v.startswith(run_dir.rstrip("/") + "/") or v == run_dir.rstrip("/"): return record + v[len(run_dir.rstrip("/")):]
+    parts = Path(v).parts
+    for i, part in enumerate(parts):  # a model below the layerprune home, a data file below the data folder
+        if part == "models" and i + 1 < len(parts): return "/".join(parts[i:i + 2])
+        if part in ("c4", "mmlu", "boolq", "wiki"): return "/".join(parts[i:])
+    return None  # another machine's folder means nothing here
 
 
 def portable_point(row: dict, run_dir: str, record: str) -> dict:
@@ -65,7 +70,9 @@ def main(argv=None):
             (rec / "healing" / w.name).mkdir(parents=True, exist_ok=True)
             for name in ("log.csv", "metadata.json"):
                 if (w / name).exists():
-                    (rec / "healing" / w.name / name).write_text(portable_text((w / name).read_text(), device_dir, rec.as_posix()))
+                    text = (w / name).read_text()
+                    if name.endswith(".json"): text = json.dumps(portable_value(json.loads(text), device_dir, rec.as_posix()), indent=1)
+                    (rec / "healing" / w.name / name).write_text(text)
     from layerprune.sweep import ResultsStore
     (rec / "results.csv").write_text(ResultsStore(rec).table().to_csv(index=False))
     print(f"{rec}: {len(new)} points from {src} ({len(old)} replaced); redraw: layerprune figures --family {rec.name}")
