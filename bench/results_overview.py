@@ -1,7 +1,7 @@
 """The README's "all runs at a glance" block, from every records/<run>/results.csv (layerprune.plots.summary_table).
 
     python bench/results_overview.py            # print the block
-    python bench/results_overview.py --write    # replace it in README.md, between its BEGIN and END comments
+    python tools/readme.py                      # README.md from nbs/index.ipynb, this block filled in (its one writer)
 
 tests/test_results_overview.py regenerates the block from the committed CSVs and fails on any difference with the
 README. "At chance" is layerprune.plots' one rule (plots.CHANCE, plots.CHANCE_MARGIN): the block states it.
@@ -99,15 +99,6 @@ def readme_block(text: str) -> str:
     return text.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n")
 
 
-def write_readme(path: Path = ROOT / "README.md", root: Path = ROOT) -> None:
-    "Replace the README's generated block with a fresh one."
-    text = path.read_text()
-    old = readme_block(text)
-    path.write_text(text.replace(f"{BEGIN}\n{old}\n{END}", f"{BEGIN}\n{overview(root)}\n{END}"))
-
-
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--write", action="store_true", help="replace the block in README.md instead of printing it")
-    if ap.parse_args().write: write_readme()
-    else: print(overview())
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    print(overview())

@@ -2,7 +2,7 @@
 the raw record it comes from; and the README's performance table, generated from it.
 
     python bench/summary.py            # print the JSON
-    python bench/summary.py --write    # write bench/summary.json and the README's table (between its BEGIN and END comments)
+    python bench/summary.py --write    # write bench/summary.json; then `python tools/readme.py` puts its table in README.md
 
 Nothing here is typed in by hand except what a raw record does not hold: each line of SOURCES names one committed raw
 record (bench/gpu/results/..., bench/*-results/...), the reader that takes the figure out of it, the goal and the day
@@ -186,16 +186,13 @@ def readme_block(text: str) -> str:
 def dumps(summary: dict) -> str: return json.dumps(summary, indent=1, ensure_ascii=False) + "\n"
 
 
-def write(readme: Path = ROOT / "README.md") -> None:
-    "Write bench/summary.json and replace the README's generated table with one made from it."
-    s = build()
-    SUMMARY.write_text(dumps(s))
-    text = readme.read_text()
-    readme.write_text(text.replace(f"{BEGIN}\n{readme_block(text)}\n{END}", f"{BEGIN}\n{table(s)}\n{END}"))
+def write() -> None:
+    "Write bench/summary.json; README.md's table is made from it by tools/readme.py, the README's one writer."
+    SUMMARY.write_text(dumps(build()))
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--write", action="store_true", help="write bench/summary.json and the README's table")
+    ap.add_argument("--write", action="store_true", help="write bench/summary.json (then run tools/readme.py)")
     if ap.parse_args().write: write()
     else: print(dumps(build()), end="")

@@ -21,7 +21,7 @@ def test_readme_overview_matches_the_committed_csvs():
     ov = load_overview()
     readme = ov.readme_block((ROOT / "README.md").read_text())
     fresh = ov.overview(ROOT)
-    assert readme == fresh, "README.md's results table is stale: run `python bench/results_overview.py --write`"
+    assert readme == fresh, "README.md's results table is stale: run `python tools/readme.py`"
 
 
 def test_overview_states_the_one_chance_rule():

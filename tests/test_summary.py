@@ -25,7 +25,7 @@ def test_readme_table_is_made_from_summary_json():
     sm = load_summary()
     committed = json.loads((ROOT / "bench" / "summary.json").read_text())
     assert sm.readme_block((ROOT / "README.md").read_text()) == sm.table(committed), \
-        "README.md's performance table is stale: run `python bench/summary.py --write`"
+        "README.md's performance table is stale: run `python tools/readme.py`"
 
 
 def test_every_benchmark_has_its_fields_and_a_record_or_a_reason():
