@@ -134,9 +134,10 @@ def test_a_finished_run_redraws_without_its_data(tiny_run, tmp_path, monkeypatch
     "A finished run computes nothing, so it reads no data: a record redraws on any machine (another data folder too)."
     run, argv = _copy_run(tiny_run, tmp_path)
     before = _csv(run)
-    import layerprune.sweep as S
+    import layerprune.sweep as S, layerprune.zoo as Z
     def no(*a, **k): raise AssertionError("a redraw read data or loaded the model")
-    for name in ("load_sweep_data", "load_model", "resolve_model"): monkeypatch.setattr(S, name, no, raising=False)
+    for name in ("load_sweep_data", "load_model"): monkeypatch.setattr(S, name, no)
+    monkeypatch.setattr(Z, "resolve_model", no)  # the sweep imports it from zoo when it needs the model
     i = argv.index("--data-dir")
     argv[i + 1] = str(tmp_path / "no-such-data")
     main(argv)
