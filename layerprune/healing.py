@@ -22,7 +22,7 @@ from peft import LoraConfig, PeftModel, get_peft_model, get_peft_model_state_dic
 from peft import prepare_model_for_kbit_training
 
 from .models import get_final_norm, get_layers, load_model, load_tokenizer, mlp_module_names, num_layers
-from .models import resolve_device
+from .models import resolve_device, use_training_kernels
 from .data import packed_blocks
 from .families import FAMILIES, family_for_size, find_family, healing_settings
 from .files import DamagedFileError, atomic_dir, atomic_path, atomic_write_text, lock_folder
@@ -30,12 +30,12 @@ from .scoring import lm_loss
 
 # %% auto #0
 __all__ = ['HealConfig', 'heal_config', 'pack_documents', 'check_disjoint', 'HealText', 'heal_text', 'block_order',
-           'resolve_source', 'is_4bit', 'use_training_kernels', 'load_for_healing', 'save_here', 'add_lora',
-           'lora_module_names', 'frozen_to', 'capture_residual', 'residual_at', 'residual_match_loss',
-           'with_residual_match', 'mean_token_loss', 'HealRun', 'start_run', 'accumulate_gradients', 'log_step',
-           'run_metadata', 'write_outputs', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint',
-           'checkpoint_state', 'save_run', 'checkpoint_due', 'resume_run', 'smaller_micro_batch', 'validation_loss',
-           'load_adapter', 'merge_adapter', 'save_adapter', 'HealResult', 'train_step', 'finish_run', 'heal']
+           'resolve_source', 'is_4bit', 'load_for_healing', 'save_here', 'add_lora', 'lora_module_names', 'frozen_to',
+           'capture_residual', 'residual_at', 'residual_match_loss', 'with_residual_match', 'mean_token_loss',
+           'HealRun', 'start_run', 'accumulate_gradients', 'log_step', 'run_metadata', 'write_outputs',
+           'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'checkpoint_state', 'save_run', 'checkpoint_due',
+           'resume_run', 'smaller_micro_batch', 'validation_loss', 'load_adapter', 'merge_adapter', 'save_adapter',
+           'HealResult', 'train_step', 'finish_run', 'heal']
 
 # %% ../nbs/05_healing.ipynb #829d363d
 @dataclass
@@ -230,17 +230,6 @@ def is_4bit(model: nn.Module) -> bool:
     return bool(getattr(model, "is_loaded_in_4bit", False))
 
 # %% ../nbs/05_healing.ipynb #heal0004
-def use_training_kernels(model: nn.Module) -> nn.Module:
-    "Make bitsandbytes' 4-bit layers compute the same way in eval as in training (CPU); returns `model`."
-    for m in model.modules():
-        if not hasattr(m, "support_avx512bf16_for_cpu"): continue
-        from bitsandbytes.functional import _convert_weight_packed_for_cpu_inverse
-        m.support_avx512bf16_for_cpu = False
-        w = m.weight
-        if getattr(getattr(w, "quant_state", None), "packing_format_for_cpu", False):
-            w.data, w.quant_state = _convert_weight_packed_for_cpu_inverse(w.data, w.quant_state)
-    return model
-
 def load_for_healing(src: str | Path, # checkpoint directory or hub id
                      config: HealConfig, # `quantize`, `dtype`, `compute_dtype` are read
                      device=None, # "cuda", "cuda:1", "cpu"; None = cuda if available

@@ -15,9 +15,9 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 # %% auto #0
 __all__ = ['ARCHITECTURES', 'PAPER_CONFIGS', 'ArchSpec', 'UnsupportedArchitectureError', 'arch_spec', 'get_submodule',
            'get_layers', 'set_layers', 'get_final_norm', 'num_layers', 'mlp_module_names', 'tiny_config', 'tiny_model',
-           'tiny_checkpoint', 'nf4_config', 'load_config', 'load_model', 'load_tokenizer', 'parameter_count',
-           'cpu_flags', 'native_bf16_cpu', 'default_dtype', 'machine_class', 'resolve_device', 'paper_config',
-           'random_model']
+           'tiny_checkpoint', 'use_training_kernels', 'nf4_config', 'load_config', 'load_model', 'load_tokenizer',
+           'parameter_count', 'cpu_flags', 'native_bf16_cpu', 'default_dtype', 'machine_class', 'resolve_device',
+           'paper_config', 'random_model']
 
 # %% ../nbs/00_models.ipynb #d77daf78
 @dataclass(frozen=True)
@@ -135,6 +135,19 @@ def tiny_checkpoint(out_dir: str | Path, # where to save model + tokenizer
     model.save_pretrained(out_dir); tok.save_pretrained(out_dir)
     return Path(out_dir)
 
+# %% ../nbs/00_models.ipynb #nf4kern2
+def use_training_kernels(model: nn.Module, # a model; only its bitsandbytes 4-bit layers are touched
+                        ) -> nn.Module:
+    "Make bitsandbytes' 4-bit layers compute the same way in eval as in training (CPU); returns `model`."
+    for m in model.modules():
+        if not hasattr(m, "support_avx512bf16_for_cpu"): continue
+        from bitsandbytes.functional import _convert_weight_packed_for_cpu_inverse
+        m.support_avx512bf16_for_cpu = False
+        w = m.weight
+        if getattr(getattr(w, "quant_state", None), "packing_format_for_cpu", False):
+            w.data, w.quant_state = _convert_weight_packed_for_cpu_inverse(w.data, w.quant_state)
+    return model
+
 # %% ../nbs/00_models.ipynb #a3cdd6e3
 def _split_gguf(src: str | Path, gguf_file: str | None) -> tuple[str, str | None]:
     p = Path(src)
@@ -175,7 +188,8 @@ def load_model(src: str | Path, # hub id, local directory or `.gguf` path
     if gguf_file: kw["gguf_file"] = gguf_file
     if load_in_4bit: kw["quantization_config"] = nf4_config(compute_dtype)
     if attn_implementation: kw["attn_implementation"] = attn_implementation
-    return AutoModelForCausalLM.from_pretrained(src, **kw).eval()
+    model = AutoModelForCausalLM.from_pretrained(src, **kw).eval()
+    return use_training_kernels(model) if load_in_4bit else model
 
 def load_tokenizer(src: str | Path, # hub id, local directory or `.gguf` path
                    gguf_file: str | None = None, # GGUF file name inside `src`
@@ -318,7 +332,9 @@ def random_model(config: PretrainedConfig, # e.g. `paper_config("llama-2-70b", v
         for bname, b in buffers:
             module.register_buffer(bname, b.to(dev), persistent=bname not in module._non_persistent_buffers_set)
     if getattr(config, "tie_word_embeddings", False): model.tie_weights()
-    if load_in_4bit: model.is_loaded_in_4bit = True
+    if load_in_4bit:
+        model.is_loaded_in_4bit = True
+        use_training_kernels(model)  # one NF4 path on every CPU
     devices = {str(_map_device(k, dm)) for k in dm}
     if len(devices) > 1:
         from accelerate import dispatch_model
