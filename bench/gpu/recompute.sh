@@ -4,14 +4,21 @@
 #   bash bench/gpu/recompute.sh unhealed FAMILY [OUT]  the unhealed points only: the healed points, distances.npz and
 #                                                     healing logs of records/FAMILY are kept, every *-raw point is
 #                                                     scored again (the sweep resumes and finds them missing)
+#   bash bench/gpu/recompute.sh healed FAMILY [OUT]    the healed points only: distances.npz and the unhealed points
+#                                                     of records/FAMILY are kept, every heal is run again and scored
 #   bash bench/gpu/recompute.sh all FAMILY [OUT]       every point, distances and heals included, into an empty OUT
-# OUT defaults to $LP_RUNS/FAMILY. The figure notebook runs with figures/params/FAMILY.yaml, device cuda.
-# The CPU check: LP_DEVICE=cpu LP_RUNS=/tmp/rc bash bench/gpu/recompute.sh unhealed smollm2-135m
+# OUT defaults to $LP_RUNS/FAMILY. The figure notebook runs with figures/params/FAMILY.yaml, device cuda; EXTRA (a 4th
+# argument, JSON members) is added to its parameters, and LP_RECORD names another committed run than records/FAMILY.
+# The CPU checks: LP_DEVICE=cpu LP_RUNS=/tmp/rc bash bench/gpu/recompute.sh unhealed smollm2-135m
+#   layerprune figures --family smollm2-135m --profile tiny --no-cross-family --params '{"out_dir": "/tmp/rt", "heal_ns": [0.2]}'
+#   LP_DEVICE=cpu LP_RECORD=/tmp/rt bash bench/gpu/recompute.sh healed smollm2-135m /tmp/rt2 '"profile": "tiny", "heal_ns": [0.2]'
+
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-what=${1:?unhealed or all}; family=${2:?FAMILY}
+what=${1:?unhealed, healed or all}; family=${2:?FAMILY}
 out=${3:-$LP_RUNS/$family}
-rec=records/$family
+extra=${4:-}
+rec=${LP_RECORD:-records/$family}
 [ -d "$rec/points" ] || { echo "no committed run $rec/points"; exit 2; }
 mkdir -p "$out"
 [ -z "$(ls -A "$out")" ] || { echo "$out is not empty: give a new folder"; exit 2; }
@@ -21,8 +28,12 @@ case "$what" in
     [ -d "$rec/healing" ] && cp -r "$rec/healing" "$out"/
     rm -f "$out"/points/*-raw.json
     echo "kept $(ls "$out/points" | wc -l) healed points of $rec; the unhealed ones are recomputed" ;;
+  healed)
+    cp -r "$rec/points" "$rec/distances.npz" "$rec/config.json" "$out"/
+    rm -f "$out"/points/*-healed.json
+    echo "kept $(ls "$out/points" | wc -l) unhealed points of $rec; the healed ones are healed and scored again" ;;
   all) ;;
-  *) echo "unknown '$what': use unhealed or all"; exit 2 ;;
+  *) echo "unknown '$what': use unhealed, healed or all"; exit 2 ;;
 esac
-python3 -c "import sys; from layerprune.cli import main; main(sys.argv[1:])" figures --family "$family" \
-  --params "{\"out_dir\": \"$out\", \"device\": \"${LP_DEVICE:-cuda}\"}"
+python3 -c "import sys; from layerprune.cli import main; main(sys.argv[1:])" figures --family "$family" --no-cross-family \
+  --params "{\"out_dir\": \"$out\", \"device\": \"${LP_DEVICE:-cuda}\"${extra:+, $extra}}"
