@@ -3,6 +3,9 @@
 
     python bench/gpu/import_run.py RUN_DIR records/RUN            # every point, distances, config, heal logs
     python bench/gpu/import_run.py RUN_DIR records/RUN --unhealed # only the *-raw points (bench/gpu/recompute.sh unhealed)
+    python bench/gpu/import_run.py RUN_DIR records/RUN --healed   # only the healed points that came back, with their
+                                                                  # heal logs (recompute.sh healed; a run cut short
+                                                                  # keeps the record's other heals)
 
 What it copies: `points/*.json` (all, or the unhealed ones, replacing the record's), `config.json`, `distances.npz` (all
 only), each heal's `work/<point>/{log.csv,metadata.json}` into `healing/<point>/`. Paths are written as the records keep
@@ -46,27 +49,41 @@ def copy_distances(src: Path, dst: Path) -> None:
     with open(dst, "wb") as f: np.savez(f, **arrays)
 
 
+def device_folder(src: Path) -> str:
+    "The run's folder on the device, read from its heal metadata (a config.json written portably names none there)."
+    import re
+    pat = re.compile(r'"(/[^"]*?/' + re.escape(src.name) + r')(?:/[^"]*)?"')
+    for m in sorted(src.glob("work/*/metadata.json")):
+        if hit := pat.search(m.read_text()): return hit.group(1)
+    return f"/{src.name}-device-folder-unknown"  # matches no path: every absolute path is dropped
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", help="the run folder as it came back, e.g. runs/qwen2.5-coder-1.5b-full")
     p.add_argument("record", help="records/<run>")
-    p.add_argument("--unhealed", action="store_true", help="replace only the unhealed points (keep the record's heals)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--unhealed", action="store_true", help="replace only the unhealed points (keep the record's heals)")
+    g.add_argument("--healed", action="store_true", help="replace only the healed points that came back (and their logs)")
     a = p.parse_args(argv)
     src, rec = Path(a.run_dir), Path(a.record)
     (rec / "points").mkdir(parents=True, exist_ok=True)
     cfg = json.loads((src / "config.json").read_text())
-    device_dir = cfg["out_dir"]
+    device_dir = cfg["out_dir"] or device_folder(src)
     cfg["out_dir"], cfg["data_dir"] = rec.as_posix(), None
     (rec / "config.json").write_text(json.dumps(cfg, indent=1) + "\n")
-    old = [f for f in (rec / "points").glob("*.json") if not a.unhealed or f.name.endswith("-raw.json")]
+    keep = (lambda name: name.endswith("-raw.json")) if a.unhealed else (lambda name: name.endswith("-healed.json")) \
+        if a.healed else (lambda name: True)
+    new = [f for f in sorted((src / "points").glob("*.json")) if keep(f.name)]
+    old = [f for f in (rec / "points").glob("*.json") if keep(f.name) and (not a.healed or (src / "points" / f.name).exists())]
     for f in old: f.unlink()
-    new = [f for f in sorted((src / "points").glob("*.json")) if not a.unhealed or f.name.endswith("-raw.json")]
     for f in new:
         row = portable_point(json.loads(f.read_text()), device_dir, rec.as_posix())
         (rec / "points" / f.name).write_text(json.dumps(row, indent=1))
     if not a.unhealed:
-        copy_distances(src / "distances.npz", rec / "distances.npz")
+        if not a.healed: copy_distances(src / "distances.npz", rec / "distances.npz")
         for w in sorted((src / "work").glob("*")):
+            if a.healed and not (src / "points" / f"{w.name}.json").exists(): continue  # a heal cut short
             (rec / "healing" / w.name).mkdir(parents=True, exist_ok=True)
             for name in ("log.csv", "metadata.json"):
                 if (w / name).exists():
