@@ -18,7 +18,7 @@ OUT=${OUT:-$B/out}
 env_lines() {
   cat <<EOF
 export LP_BASE=$B LP_DATA=$DATA LP_TOK=$TOK LP_RUNS=$RUNS
-export LAYERPRUNE_HOME=\${LAYERPRUNE_HOME:-$B/home}
+export LAYERPRUNE_HOME=\${LAYERPRUNE_HOME:-$B/home} LAYERPRUNE_DATA=\${LAYERPRUNE_DATA:-$DATA} PATH=$B/bin:\$PATH
 export PYTHONPATH=$SITE:$PWD\${PYTHONPATH:+:\$PYTHONPATH}
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1
@@ -51,6 +51,8 @@ case "$step" in
     for d in .gpu/lmA .gpu/pm; do [ -d $d ] && python3 bench/gpu/install_missing.py --target "$SITE" $d/*.whl; done
     [ -f .gpu/data/data.tgz ] && tar xzf .gpu/data/data.tgz -C "$DATA"
     [ -d .gpu/tok ] && mkdir -p "$TOK" && cp .gpu/tok/* "$TOK"/
+    [ -d .gpu/shapes ] && mkdir -p "$B/shapes" && cp -r .gpu/shapes/* "$B/shapes"/
+    mkdir -p "$B/bin" && printf '#!/bin/sh\nexec python3 -m papermill "$@"\n' > "$B/bin/papermill" && chmod +x "$B/bin/papermill"
     python3 -c "import torch, transformers, accelerate, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'accelerate', accelerate.__version__, 'peft', peft.__version__, 'gpus', torch.cuda.device_count())"
     python3 -c "import bitsandbytes, gguf; print('bitsandbytes', bitsandbytes.__version__)" || echo "bitsandbytes or gguf missing"
     ls "$DATA" "$TOK" 2>/dev/null | tr '\n' ' '; echo
