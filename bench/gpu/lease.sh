@@ -7,8 +7,10 @@
 #   chunk            move the carried chunks .gpu/<name>/<file>.NN into $LP_BASE/chunks
 #   model KEY NAME   assemble $LP_BASE/chunks/NAME.gguf.NN, then zoo.fetch(KEY, gguf=...) checks and converts it
 #                    into $LAYERPRUNE_HOME/models/KEY
-#   bg NAME CMD...   start CMD with setsid (it outlives the call), log to $LP_BASE/runs/NAME.log
-#   wait SECS        sleep while a `bg` job runs (at most SECS), then tar the runs folder into $OUT/runs.tgz
+#   bg NAME CMD...   start CMD with setsid (it outlives the call) in a copy of the checkout ($LP_BASE/tree/NAME: each
+#                    call syncs the checkout again, which a running job must not see), log to $LP_BASE/runs/NAME.log
+#   wait SECS        sleep while a `bg` job runs (at most SECS), then tar each run folder into $OUT/<folder>.tgz (the
+#                    first six; the rest in rest.tgz) and the logs into logs.tgz
 #   env              print the environment lines to source (`eval "$(bash bench/gpu/lease.sh env)"`)
 # Everything lives under LP_BASE (default $HOME/lp). Every process started here has NCCL's NVLink multicast off.
 set -euo pipefail
@@ -37,7 +39,15 @@ snapshot() {  # what runs, the logs' last lines, the runs folder (no adapters, c
     if kill -0 "$(cat "$f")" 2>/dev/null; then echo "== $n: running"; else echo "== $n: ended"; fi
     grep -v -i "warn\|it/s\|^\s*$" "$RUNS/$n.log" 2>/dev/null | tail -4 || true
   done
-  tar czf "$OUT/runs.tgz" --exclude='adapter' --exclude='checkpoint-*' --exclude='merged' --exclude='pruned_*' --exclude='*.safetensors' -C "$RUNS" . 2>/dev/null || true
+  # one archive per run folder (a file coming back holds at most 16 MiB; at most 8 files): the first six folders alone,
+  # the others together in rest.tgz, the logs in logs.tgz
+  local ex=(--exclude='adapter' --exclude='checkpoint-*' --exclude='merged' --exclude='pruned_*' --exclude='*.safetensors'
+            --exclude='*.pt' --exclude='*.bin')
+  rm -f "$OUT"/*.tgz
+  local dirs=(); for d in "$RUNS"/*/; do [ -d "$d" ] && dirs+=("$(basename "$d")"); done
+  for d in "${dirs[@]:0:6}"; do tar czf "$OUT/$d.tgz" "${ex[@]}" -C "$RUNS" "$d" 2>/dev/null || true; done
+  [ ${#dirs[@]} -gt 6 ] && { tar czf "$OUT/rest.tgz" "${ex[@]}" -C "$RUNS" "${dirs[@]:6}" 2>/dev/null || true; }
+  (cd "$RUNS" && tar czf "$OUT/logs.tgz" ./*.log 2>/dev/null) || true
   command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader || true
 }
 
@@ -69,6 +79,9 @@ case "$step" in
   bg)  # NAME CMD...
     name=${1:?bg NAME CMD...}; shift
     [ $# -gt 0 ] || { echo "bg $name: no command"; exit 2; }
+    # the job runs in its own copy of the checkout: every call syncs the checkout again, under running jobs
+    tree=$B/tree/$name; rm -rf "$tree"; mkdir -p "$tree"
+    tar cf - --exclude=./.gpu . | tar xf - -C "$tree"; cd "$tree"
     setsid nohup "$@" > "$RUNS/$name.log" 2>&1 < /dev/null &
     echo $! > "$RUNS/$name.pid"; echo "started $name (pid $!)"
     sleep 3; snapshot ;;
