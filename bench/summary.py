@@ -58,6 +58,29 @@ def healing_roofline(peaks_record: str):
     return read
 
 
+def healing_mfu(peaks_record: str, model_record: str):
+    "bench/healing.py's steady tokens/s as model FLOP/s over the matmul peak, counting every matmul of a LoRA step on a\n    frozen base (PaLM's model FLOPs, without weight gradients): 4 per parameter per token for the pruned decoder layers\n    and the LM head (forward, and backward through the activations), and 6 * T * d per layer per token for causal\n    attention (forward 2 T d, backward twice that). Shape from `peaks_record` (perf_report.py), vocabulary from\n    `model_record` (a heal's metadata.json of the same model)."
+    def read(d: dict) -> dict:
+        p, vocab = _load(peaks_record), _load(model_record)["model"]["vocab_size"]
+        L, n, hidden = p["layers"], p["non_embedding_params"], p["hidden"]
+        kept, T = L - d["prune_deepest"], d["config"]["seq_len"]
+        flops = 4 * (n * kept / L + vocab * hidden) + 6 * kept * T * hidden
+        tps = d["results"]["ours"]["tokens_per_s_steady"]
+        return dict(value=tps * flops / p["peaks"]["matmul_flops"], model=Path(d["model"]).name, machine=d["device_name"],
+                    command=COMMANDS["p4"], tokens_per_s=tps, flops_per_token=flops, peaks_record=peaks_record)
+    return read
+
+
+def forward_variant(name: str):
+    "bench/gpu/profile_forward.py: one way of running the forward pass, as FLOP/s (weight matmuls) over the matmul peak."
+    def read(d: dict) -> dict:
+        v = d["variants"][name]
+        return dict(value=v["of_peak_weights"], model=f"{d['model']} shape, random weights", machine=d["machine"]["gpus"][0],
+                    command="python3 bench/gpu/" + d["command"], tokens_per_s=v["tokens_per_s"],
+                    with_attention=v["of_peak_weights_and_attention"])
+    return read
+
+
 def eval_json(d: dict) -> dict:
     "bench/eval.py's JSON: lm-eval's wall time over ours (our prompt in both)."
     return dict(value=d["lmeval_hendrycks_prompt"]["speedup_of_ours"]["wall"], model=Path(d["model"]).name,
@@ -119,6 +142,7 @@ SOURCES = [
     ("P1 vs peers", "P1", "one pass per n (PruneMe) / one-pass distances", PERF, perf_row("P1", "one pass per n"), (">=", 25), "2026-11-25"),
     ("forward roofline", "P1", "forward pass FLOP/s / measured bf16 matmul peak", PERF, perf_row("P1", "forward pass"), (">=", 0.60), "2026-11-25"),
     ("forward roofline, Llama-2-7B shape", "P1", "forward pass FLOP/s / measured bf16 matmul peak (random weights, 16 x 1,024 tokens a batch)", f"{H200}/p1_llama-2-7b_report.json", perf_row("P1", "forward pass"), (">=", 0.60), "2026-12-01"),
+    ("forward roofline, compiled", "P1", "forward pass FLOP/s / measured bf16 matmul peak, the trunk under torch.compile (Llama-2-7B shape, random weights, 16 x 1,024 tokens; not yet the library's distance pass)", f"{H200}/profile_forward_llama-2-7b.json", forward_variant("compiled"), (">=", 0.60), "2026-12-01"),
     ("P2 deepest", "P2", "naive prune-and-score loop / shared-prefix sweep (deepest, 9 variants)", PERF, perf_row("P2", "naive loop / fast sweep (deepest"), (">=", 4), "2026-11-25"),
     ("P2 floor", "P2", "shared-prefix sweep / its floor (deepest)", PERF, perf_row("P2", "naive loop / fast sweep (deepest", "fast_over_floor"), ("<=", 1.2), "2026-11-25"),
     ("P3 20 per subject", "P3", "lm-eval / ours, wall, MMLU 5-shot, 20 questions a subject (1,140)", f"{H200}/p3_report.json", perf_row("P3", "lm-eval / ours"), (">=", 3), "2026-12-01"),
@@ -126,7 +150,8 @@ SOURCES = [
     ("P3 whole set, Gemma 3", "P3", "lm-eval / ours, wall, the whole MMLU test set (14,042)", "bench/gpu/results/p3_gemma3-270m_full_mmlu.json", eval_json, (">=", 10), "2026-11-25"),
     ("P4 speed", "P4", "ours / HF Trainer + peft + bitsandbytes, steady tokens/s (QLoRA NF4, each at its micro batch within the Trainer's memory)", f"{H200}/p4_healing.json", healing_json("tokens_per_s_steady"), (">=", 1.5), "2026-12-01"),
     ("P4 memory", "P4", "ours / HF Trainer, peak memory", f"{H200}/p4_healing.json", healing_json("peak_memory"), ("<=", 1.0), "2026-12-01"),
-    ("healing roofline", "P4", "QLoRA healing FLOP/s / measured bf16 matmul peak", f"{H200}/p4_healing.json", healing_roofline(f"{H200}/p3_report.json"), (">=", 0.30), "2026-12-01"),
+    ("healing roofline", "P4", "QLoRA healing FLOP/s (decoder-layer weights only) / measured bf16 matmul peak", f"{H200}/p4_healing.json", healing_roofline(f"{H200}/p3_report.json"), (">=", 0.30), "2026-12-01"),
+    ("healing model FLOPs", "P4", "QLoRA healing model FLOP/s (decoder layers, LM head and causal attention) / measured bf16 matmul peak", f"{H200}/p4_healing.json", healing_mfu(f"{H200}/p3_report.json", "records/qwen2.5-coder-1.5b-full/healing/similarity-n006-healed/metadata.json"), (">=", 0.30), "2026-12-01"),
     ("P5 main job", "P5", "bash figures/run.sh from a fresh clone on the 2-core CPU, seconds", "bench/p5-results/main_job.json", p5_json, ("<=", 600), None),
     ("P6 prefill, Llama-2-7B", "P6", "prefill tokens/s, 50% of layers removed / unpruned", "bench/gpu/results/p6_payoff/payoff.json", payoff("random llama-2-7b", "bfloat16", 0.5, "prefill"), None, "2026-12-01"),
     ("P6 memory, Llama-2-7B", "P6", "peak memory at 4k context, 50% removed / unpruned", "bench/gpu/results/p6_payoff/payoff.json", payoff("random llama-2-7b", "bfloat16", 0.5, "memory"), None, "2026-12-01"),
