@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_models.ipynb #eb9a70ef
 from __future__ import annotations
-import os, warnings
+import contextlib, os, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,9 +15,9 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 # %% auto #0
 __all__ = ['ARCHITECTURES', 'PAPER_CONFIGS', 'ArchSpec', 'UnsupportedArchitectureError', 'arch_spec', 'get_submodule',
            'get_layers', 'set_layers', 'get_final_norm', 'num_layers', 'mlp_module_names', 'tiny_config', 'tiny_model',
-           'tiny_checkpoint', 'use_training_kernels', 'nf4_config', 'load_config', 'load_model', 'load_tokenizer',
-           'parameter_count', 'cpu_flags', 'native_bf16_cpu', 'default_dtype', 'machine_class', 'resolve_device',
-           'paper_config', 'random_model']
+           'tiny_checkpoint', 'compiled_layers', 'use_training_kernels', 'nf4_config', 'load_config', 'load_model',
+           'load_tokenizer', 'parameter_count', 'cpu_flags', 'native_bf16_cpu', 'default_dtype', 'machine_class',
+           'resolve_device', 'paper_config', 'random_model']
 
 # %% ../nbs/00_models.ipynb #d77daf78
 @dataclass(frozen=True)
@@ -134,6 +134,22 @@ def tiny_checkpoint(out_dir: str | Path, # where to save model + tokenizer
     model = tiny_model(model_type, n_layers, seed, vocab_size=len(tok), **{"max_position_embeddings": 1024, **ids, **overrides})
     model.save_pretrained(out_dir); tok.save_pretrained(out_dir)
     return Path(out_dir)
+
+# %% ../nbs/00_models.ipynb #cmpl0002
+@contextlib.contextmanager
+def compiled_layers(model: PreTrainedModel, # a causal LM of a supported architecture
+                    enabled: bool = True, # False: a no-op, the model stays as it is
+                   ):
+    "Each decoder layer's `forward` under `torch.compile` inside the block, its own one restored on exit."
+    layers = list(get_layers(model)) if enabled else []
+    own = [layer.__dict__.get("forward") for layer in layers]  # an instance attribute someone set, else None
+    try:
+        for layer in layers: layer.forward = torch.compile(layer.forward)
+        yield model
+    finally:
+        for layer, f in zip(layers, own):
+            if f is None: del layer.forward
+            else: layer.forward = f
 
 # %% ../nbs/00_models.ipynb #nf4kern2
 def use_training_kernels(model: nn.Module, # a model; only its bitsandbytes 4-bit layers are touched

@@ -360,17 +360,19 @@ def angular_distances(model: PreTrainedModel, # a causal LM of a supported archi
                       batches: Iterable, # dicts with input_ids (+ attention_mask), or LongTensors of ids
                       progress: bool = True, # show a tqdm progress bar
                       per_row: list | None = None, # if a list: each batch's (rows, L+1, L+1) float64 CPU array is appended
+                      compile: bool = False, # decoder layers under torch.compile (`models.compiled_layers`): for many batches on a GPU
                      ) -> Distances:
     "Mean d(x^l, x^m) at the last non-pad token, for all 0 <= l, m <= L, in one forward pass per batch."
     import torch
     from tqdm.auto import tqdm
+    from layerprune.models import compiled_layers
     model, trunk = _trunk(model)
     device = _input_device(model)
     count, row_lens = 0, []
     was_training = model.training
     if was_training: model.eval()  # (train()/eval() walk every module: skip when already in eval)
     try:
-        with ResidualCapture(model) as cap, torch.inference_mode():
+        with ResidualCapture(model) as cap, compiled_layers(model, compile), torch.inference_mode():
             L = cap.num_layers
             total = torch.zeros(L + 1, L + 1, dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
             bar = tqdm(batches, total=len(batches) if hasattr(batches, "__len__") else None,
