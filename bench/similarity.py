@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from layerprune.models import load_model, load_tokenizer, num_layers
+from layerprune.models import compiled_layers, load_model, load_tokenizer, num_layers
 from layerprune.similarity import angular_distances, last_token_index
 
 
@@ -79,6 +79,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--random-weights", action="store_true",
                    help="build the model from its config with random weights (timing only; for machines without the checkpoint)")
+    p.add_argument("--compile", action="store_true",
+                   help="every measured pass with its decoder layers under torch.compile (layerprune.models.compiled_layers)")
     p.add_argument("--json-out", default=None)
     args = p.parse_args(argv)
     if args.threads: torch.set_num_threads(args.threads)
@@ -116,20 +118,21 @@ def main(argv=None):
 
     def peers(): return peer_one_n_per_pass(model, batches, L)
 
-    for fn in (plain_trunk, plain_full, ours): fn()  # warm-up
     times = {"a_trunk": [], "a_full": [], "b_ours": [], "c_peers": []}
-    for r in range(args.repeats):  # interleaved, so load changes on a shared machine hit all alike
-        times["a_trunk"].append(timed(plain_trunk, device))
-        times["b_ours"].append(timed(ours, device))
-        times["a_full"].append(timed(plain_full, device))
-        print(f"repeat {r}: a={times['a_trunk'][-1]:.3f}s b={times['b_ours'][-1]:.3f}s a'={times['a_full'][-1]:.3f}s", flush=True)
-    for r in range(args.peer_repeats or args.repeats):
-        times["c_peers"].append(timed(peers, device))
-        print(f"peer repeat {r}: c={times['c_peers'][-1]:.3f}s", flush=True)
+    with compiled_layers(model, args.compile):  # the same compiled layers for every path (compiled in the warm-up)
+        for fn in (plain_trunk, plain_full, ours): fn()  # warm-up
+        for r in range(args.repeats):  # interleaved, so load changes on a shared machine hit all alike
+            times["a_trunk"].append(timed(plain_trunk, device))
+            times["b_ours"].append(timed(ours, device))
+            times["a_full"].append(timed(plain_full, device))
+            print(f"repeat {r}: a={times['a_trunk'][-1]:.3f}s b={times['b_ours'][-1]:.3f}s a'={times['a_full'][-1]:.3f}s", flush=True)
+        for r in range(args.peer_repeats or args.repeats):
+            times["c_peers"].append(timed(peers, device))
+            print(f"peer repeat {r}: c={times['c_peers'][-1]:.3f}s", flush=True)
 
     med = {k: statistics.median(v) for k, v in times.items()}
     ratio_b_a = statistics.median(b / a for a, b in zip(times["a_trunk"], times["b_ours"]))
-    res = dict(model=str(src), random_weights=args.random_weights, L=L, load_average=os.getloadavg(), cpu_count=os.cpu_count(), device=str(device), device_name=(torch.cuda.get_device_name(device) if device.type == "cuda"
+    res = dict(model=str(src), random_weights=args.random_weights, compile=args.compile, L=L, load_average=os.getloadavg(), cpu_count=os.cpu_count(), device=str(device), device_name=(torch.cuda.get_device_name(device) if device.type == "cuda"
                else platform.processor() or platform.machine()), torch_threads=torch.get_num_threads(),
                dtype=args.dtype, batch=args.batch, seq_len=args.seq_len, n_batches=args.n_batches, repeats=args.repeats,
                median_s=med, all_s=times, b_over_a_trunk=ratio_b_a, b_over_a_full=med["b_ours"] / med["a_full"],

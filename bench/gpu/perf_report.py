@@ -64,7 +64,8 @@ def steps(a) -> list[tuple[str, list[str], str]]:
     p1 = [py, "bench/similarity.py", "--model", a.model, "--data", c4, "--device", a.device, "--dtype", dt,
           *(["--batch", "2", "--seq-len", "128", "--n-batches", "1", "--repeats", "1"] if q else
             ["--batch", "16", "--seq-len", "1024", "--n-batches", "2", "--repeats", "3", "--peer-repeats", "1"]),
-          *(["--random-weights"] if a.random_weights else []), "--json-out", str(o / "p1.json")]
+          *(["--random-weights"] if a.random_weights else []), *(["--compile"] if a.compile else []),
+          "--json-out", str(o / "p1.json")]
     p2 = [py, "bench/sweep.py", "--model", a.model, "--device", a.device, "--dtype", dt,
           *(["--subjects", "2", "--limit", "2", "--ns", "3,6"] if q else ["--subjects", "10", "--limit", "20"]),
           "--batch-tokens", "8192" if q else "65536", "--out", str(o / "p2.json")]
@@ -126,6 +127,7 @@ def main():
     p.add_argument("--only", default="P1,P2,P3,P4", help="steps to run")
     p.add_argument("--p3-limit", type=int, default=20, help="P3: MMLU questions per subject (0: the whole test set)")
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test of the whole report on the CPU")
+    p.add_argument("--compile", action="store_true", help="P1 with the decoder layers under torch.compile")
     p.add_argument("--random-weights", action="store_true",
                    help="P1 on random weights built from --model's config.json (a shape such as Llama-2-7B's: timing only)")
     a = p.parse_args()
