@@ -47,24 +47,14 @@ def perf_row(step: str, starts: str, key: str = "ratio"):
     return read
 
 
-def healing_roofline(peaks_record: str):
-    "bench/healing.py's steady tokens/s as FLOP/s (4 per pruned-model parameter per token: forward, and backward through\n    the activations of a frozen base) over the matmul peak and parameter count that `peaks_record` (a perf_report.py\n    report.json of the same lease and machine) measured."
+def healing_roofline(peaks_record: str, model_record: str | None = None):
+    "bench/healing.py's steady tokens/s as FLOP/s over the matmul peak that `peaks_record` (a perf_report.py report.json\n    of the same lease and machine, with the model's shape) measured: 4 per pruned-model decoder-layer parameter per token\n    (forward, and backward through the activations of a frozen base). With `model_record` (a heal's metadata.json of the\n    same model, for its vocabulary) every matmul of the step counts, as PaLM's model FLOPs without weight gradients: the\n    LM head too (4 * V * d a token) and causal attention (6 * T * d per layer a token: forward 2 T d, backward twice that)."
     def read(d: dict) -> dict:
         p = _load(peaks_record)
-        L, n = p["layers"], p["non_embedding_params"]
-        tps = d["results"]["ours"]["tokens_per_s_steady"]
-        return dict(value=tps * 4 * n * (L - d["prune_deepest"]) / L / p["peaks"]["matmul_flops"], model=Path(d["model"]).name,
-                    machine=d["device_name"], command=COMMANDS["p4"], tokens_per_s=tps, peaks_record=peaks_record)
-    return read
-
-
-def healing_mfu(peaks_record: str, model_record: str):
-    "bench/healing.py's steady tokens/s as model FLOP/s over the matmul peak, counting every matmul of a LoRA step on a\n    frozen base (PaLM's model FLOPs, without weight gradients): 4 per parameter per token for the pruned decoder layers\n    and the LM head (forward, and backward through the activations), and 6 * T * d per layer per token for causal\n    attention (forward 2 T d, backward twice that). Shape from `peaks_record` (perf_report.py), vocabulary from\n    `model_record` (a heal's metadata.json of the same model)."
-    def read(d: dict) -> dict:
-        p, vocab = _load(peaks_record), _load(model_record)["model"]["vocab_size"]
         L, n, hidden = p["layers"], p["non_embedding_params"], p["hidden"]
         kept, T = L - d["prune_deepest"], d["config"]["seq_len"]
-        flops = 4 * (n * kept / L + vocab * hidden) + 6 * kept * T * hidden
+        flops = 4 * n * kept / L
+        if model_record: flops += 4 * _load(model_record)["model"]["vocab_size"] * hidden + 6 * kept * T * hidden
         tps = d["results"]["ours"]["tokens_per_s_steady"]
         return dict(value=tps * flops / p["peaks"]["matmul_flops"], model=Path(d["model"]).name, machine=d["device_name"],
                     command=COMMANDS["p4"], tokens_per_s=tps, flops_per_token=flops, peaks_record=peaks_record)
@@ -151,7 +141,7 @@ SOURCES = [
     ("P4 speed", "P4", "ours / HF Trainer + peft + bitsandbytes, steady tokens/s (QLoRA NF4, each at its micro batch within the Trainer's memory)", f"{H200}/p4_healing.json", healing_json("tokens_per_s_steady"), (">=", 1.5), "2026-12-01"),
     ("P4 memory", "P4", "ours / HF Trainer, peak memory", f"{H200}/p4_healing.json", healing_json("peak_memory"), ("<=", 1.0), "2026-12-01"),
     ("healing roofline", "P4", "QLoRA healing FLOP/s (decoder-layer weights only) / measured bf16 matmul peak", f"{H200}/p4_healing.json", healing_roofline(f"{H200}/p3_report.json"), (">=", 0.30), "2026-12-01"),
-    ("healing model FLOPs", "P4", "QLoRA healing model FLOP/s (decoder layers, LM head and causal attention) / measured bf16 matmul peak", f"{H200}/p4_healing.json", healing_mfu(f"{H200}/p3_report.json", "records/qwen2.5-coder-1.5b-full/healing/similarity-n006-healed/metadata.json"), (">=", 0.30), "2026-12-01"),
+    ("healing model FLOPs", "P4", "QLoRA healing model FLOP/s (decoder layers, LM head and causal attention) / measured bf16 matmul peak", f"{H200}/p4_healing.json", healing_roofline(f"{H200}/p3_report.json", "records/qwen2.5-coder-1.5b-full/healing/similarity-n006-healed/metadata.json"), (">=", 0.30), "2026-12-01"),
     ("P5 main job", "P5", "bash figures/run.sh from a fresh clone on the 2-core CPU, seconds", "bench/p5-results/main_job.json", p5_json, ("<=", 600), None),
     ("P6 prefill, Llama-2-7B", "P6", "prefill tokens/s, 50% of layers removed / unpruned", "bench/gpu/results/p6_payoff/payoff.json", payoff("random llama-2-7b", "bfloat16", 0.5, "prefill"), None, "2026-12-01"),
     ("P6 memory, Llama-2-7B", "P6", "peak memory at 4k context, 50% removed / unpruned", "bench/gpu/results/p6_payoff/payoff.json", payoff("random llama-2-7b", "bfloat16", 0.5, "memory"), None, "2026-12-01"),
