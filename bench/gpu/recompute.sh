@@ -4,8 +4,9 @@
 #   bash bench/gpu/recompute.sh unhealed FAMILY [OUT]  the unhealed points only: the healed points, distances.npz and
 #                                                     healing logs of records/FAMILY are kept, every *-raw point is
 #                                                     scored again (the sweep resumes and finds them missing)
-#   bash bench/gpu/recompute.sh healed FAMILY [OUT]    the healed points only: distances.npz and the unhealed points
-#                                                     of records/FAMILY are kept, every heal is run again and scored
+#   bash bench/gpu/recompute.sh healed FAMILY [OUT]    the healed points without per-question predictions: they are
+#                                                     healed and scored again; every other point and distances.npz
+#                                                     of records/FAMILY are kept
 #   bash bench/gpu/recompute.sh all FAMILY [OUT]       every point, distances and heals included, into an empty OUT
 # OUT defaults to $LP_RUNS/FAMILY. The figure notebook runs with figures/params/FAMILY.yaml, device cuda; EXTRA (a 4th
 # argument, JSON members) is added to its parameters, and LP_RECORD names another committed run than records/FAMILY.
@@ -30,8 +31,14 @@ case "$what" in
     echo "kept $(ls "$out/points" | wc -l) healed points of $rec; the unhealed ones are recomputed" ;;
   healed)
     cp -r "$rec/points" "$rec/distances.npz" "$rec/config.json" "$out"/
-    rm -f "$out"/points/*-healed.json
-    echo "kept $(ls "$out/points" | wc -l) unhealed points of $rec; the healed ones are healed and scored again" ;;
+    python3 - "$out/points" <<'PY'
+import json, sys
+from pathlib import Path
+gone = [p for p in Path(sys.argv[1]).glob("*-healed.json") if "mmlu_pred" not in json.loads(p.read_text())]
+for p in gone: p.unlink()
+print(f"{len(gone)} healed points without per-question predictions are healed and scored again:", *sorted(p.stem for p in gone))
+PY
+    ;;
   all) ;;
   *) echo "unknown '$what': use unhealed, healed or all"; exit 2 ;;
 esac
