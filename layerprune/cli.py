@@ -264,23 +264,19 @@ def sweep_config(model: str, # zoo key, hub id or checkpoint directory
                  **options, # the options of `sweep_options`, as `parse` gives them; left out: their defaults
                 ) -> "SweepConfig":
     "The run's `SweepConfig` from `layerprune sweep` options, each checked before anything loads."
-    from layerprune.similarity import STRATEGIES
-    from layerprune.sweep import SweepConfig, BLOCK_CHOICES
+    from layerprune.sweep import SweepConfig
     o = {p.name: p.default for p in sweep_options()}
     _need(set(options) <= set(o), f"Unknown sweep options {sorted(set(options) - set(o))}: choose from {', '.join(o)}.")
     o.update(options)
     fast = not o.pop("naive")
     _budget(o["profile"])
-    strats, ns, out_dir = tuple(_words(o["strategies"])), o["ns"], o["out_dir"]
-    _need(strats and set(strats) <= set(STRATEGIES), f"--strategies {o['strategies']!r}: choose from {', '.join(STRATEGIES)} (comma-separated).")
+    ns, out_dir = o["ns"], o["out_dir"]
     _device(o["device"])
     _need(ns is None or _numbers("ns", ns), f"--ns {ns!r}: give at least one block size, or leave --ns out for the profile's.")
     _need(not out_dir or not Path(out_dir).is_file(), f"--out-dir {out_dir} is a file: give a folder (new, or a run's to resume).")
-    _need(o["mmlu_k"] is None or 0 <= o["mmlu_k"] <= 5, f"--mmlu-k {o['mmlu_k']}: MMLU shots must be 0..5 (each subject has 5 dev questions).")
     if o["heal_profile"] is not None: _budget(o["heal_profile"], "heal-profile")
     _need(o["dtype"] in (None, "auto", *DTYPES), f"--dtype {o['dtype']!r}: choose one of auto, {', '.join(DTYPES)}.")
-    _need(o["block_choice"] in BLOCK_CHOICES, f"--block-choice {o['block_choice']!r}: choose {' or '.join(BLOCK_CHOICES)}.")
-    fields = dict(o, strategies=strats, ns=_numbers("ns", ns), heal_ns=_numbers("heal-ns", o["heal_ns"]),
+    fields = dict(o, ns=_numbers("ns", ns), heal_ns=_numbers("heal-ns", o["heal_ns"]),
                   mmlu_subjects=_words(o["mmlu_subjects"]) if o["mmlu_subjects"] else None,
                   heal_overrides=_json_object("heal-overrides", o["heal_overrides"], '{"steps": 10}'), fast=fast)
     try: return SweepConfig(model, **fields)

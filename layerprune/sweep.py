@@ -126,11 +126,12 @@ class SweepConfig:
         for k, v in PROFILES[self.profile].items():
             if getattr(self, k) is None: setattr(self, k, v)
         check_budget(self.heal_profile)
-        if isinstance(self.strategies, str): self.strategies = [s.strip() for s in self.strategies.split(",") if s.strip()]
-        self.strategies = tuple(check_strategy(s) for s in self.strategies)
-        if not self.strategies: raise ValueError(f"No strategies: choose from {', '.join(STRATEGIES)}.")
+        given = self.strategies if isinstance(self.strategies, str) else ",".join(map(str, self.strategies))
+        try: self.strategies = tuple(check_strategy(s.strip()) for s in given.split(",") if s.strip())
+        except ValueError: self.strategies = ()  # the message below names the option, as the CLI spells it
+        if not self.strategies: raise ValueError(f"strategies={given!r}: choose from {', '.join(STRATEGIES)} (comma-separated).")
         if self.block_choice not in BLOCK_CHOICES:
-            raise ValueError(f"Unknown block_choice {self.block_choice!r}: choose one of {BLOCK_CHOICES}.")
+            raise ValueError(f"block_choice={self.block_choice!r}: choose {' or '.join(BLOCK_CHOICES)}.")
         for k in ("ns", "heal_ns", "mmlu_subjects"):  # one value for a tuple of one; never a string's letters; a list (YAML, JSON) a tuple
             v = getattr(self, k)
             if isinstance(v, list): setattr(self, k, tuple(v))
@@ -151,7 +152,8 @@ class SweepConfig:
             v = getattr(self, k)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < lo):
                 raise ValueError(f"{k}={v!r}: give a whole number of at least {lo}.")
-        if self.mmlu_k is not None and self.mmlu_k > 5: raise ValueError(f"mmlu_k={self.mmlu_k}: MMLU has 5 dev shots per subject; give 0..5.")
+        if self.mmlu_k is not None and self.mmlu_k > 5:
+            raise ValueError(f"mmlu_k={self.mmlu_k}: MMLU shots must be 0..5 (each subject has 5 dev questions).")
 
 def layer_counts(spec: Sequence | None, # ints (layers) or fractions of L in (0, 1); None: all
                  L: int, # layers of the model
