@@ -43,7 +43,7 @@ def test_rerun_of_finished_sweep_loads_nothing(tiny_dir, tmp_path, data_dir, mon
 def test_bad_parameters_fail_fast(tiny_dir, tmp_path, data_dir):
     with pytest.raises(ValueError, match="integers 1..5"):
         run_sweep(_cfg(tiny_dir, tmp_path / "bad", data_dir, ns=(6,)))
-    with pytest.raises(ValueError, match="Unknown strategy .random.: choose one of similarity, deepest"):
+    with pytest.raises(ValueError, match="strategies=.random.: choose from similarity, deepest"):
         _cfg(tiny_dir, tmp_path / "bad", data_dir, strategies=("random",))
     with pytest.raises(FileNotFoundError):
         run_sweep(_cfg(tiny_dir, tmp_path / "bad", tmp_path / "no-data"))
