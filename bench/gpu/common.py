@@ -46,6 +46,23 @@ def free():
     if torch.cuda.is_available(): torch.cuda.empty_cache()
 
 
+MATMUL_KERNELS = ("gemm", "nvjet", "cutlass", "aten::mm", "aten::addmm", "aten::bmm")  # names of matmul kernels/ops
+
+
+def kernel_table(prof, dev: str, top: int = 15) -> dict:
+    """The `top` entries by self time of a torch.profiler run, and the matmuls' share of all: on a GPU the CUDA kernels
+    alone (the operators that launch them report the same time again), on a CPU the operators."""
+    from torch.autograd import DeviceType
+    if dev == "cuda": evs, t = [e for e in prof.key_averages() if e.device_type == DeviceType.CUDA], (lambda e: e.self_device_time_total)
+    else: evs, t = list(prof.key_averages()), (lambda e: e.self_cpu_time_total)
+    evs = sorted((e for e in evs if t(e) > 0), key=lambda e: -t(e))
+    total = sum(t(e) for e in evs)
+    mm = sum(t(e) for e in evs if any(k in e.key.lower() for k in MATMUL_KERNELS))
+    return dict(total_ms=round(total / 1e3, 2), matmul_share=round(mm / total, 4) if total else None,
+                kernels=[dict(name=e.key[:120], calls=e.count, ms=round(t(e) / 1e3, 3), share=round(t(e) / total, 4))
+                         for e in evs[:top]])
+
+
 def max_abs(a, b) -> float:
     return float((a.double().cpu() - b.double().cpu()).abs().max())
 

@@ -9,7 +9,7 @@ BATCH x SEQ random tokens, timed three ways (median of REPEATS, after a warm-up)
 Each as tokens/s and as a share of the measured bf16 matmul peak, counting (a) the weight matmuls only (2 FLOP per
 non-embedding parameter per token, the P1 roofline's definition) and (b) those plus causal attention's score and value
 matmuls (2 * 2 * T * d per layer per token, halved for the causal mask: PaLM's model FLOPs). Then a torch.profiler table
-of the `mask` forward: the CUDA kernels with the most time.
+of the `mask` forward: the CUDA kernels with the most time (`common.kernel_table`).
 
     python3 bench/gpu/profile_forward.py --tokenizer $LP_TOK --out $LP_RUNS/profile_fwd     # H200, ~2 min
     python3 bench/gpu/profile_forward.py --tokenizer ../shared/.. --tiny --out /tmp/pf       # CPU check
@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common as C  # noqa: E402
 import torch  # noqa: E402
+from perf_report import measure_peaks  # noqa: E402
 
 
 def main(argv=None):
@@ -47,7 +48,7 @@ def main(argv=None):
     ids = torch.randint(3, cfg.vocab_size, (a.batch, a.seq_len), generator=torch.Generator().manual_seed(0)).to(dev)
     ones = torch.ones_like(ids)
     flops = {"weights": 2 * n_params, "weights_and_attention": 2 * n_params + L * 2 * a.seq_len * d}
-    peaks = measure_peak(dev)
+    peaks = measure_peaks(dev, n=8192 if dev == "cuda" else 512, copy_gib=0.01)["matmul_flops"]
     variants = {"mask": lambda: trunk(input_ids=ids, attention_mask=ones, use_cache=False),
                 "no_mask": lambda: trunk(input_ids=ids, use_cache=False)}
     if not a.no_compile:
@@ -65,32 +66,13 @@ def main(argv=None):
                               max_abs_diff_vs_mask=C.max_abs(h, ref),
                               **{f"of_peak_{k}": tps * v / peaks for k, v in flops.items()})
             print(name, rows[name], flush=True)
-        table = kernel_table(variants["mask"], dev)
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev == "cuda" else [])) as prof:
+            variants["mask"](); C.sync()
+        table = C.kernel_table(prof, dev)
     C.finish(dict(bench="forward profile (issue 19)", model=a.model, tiny=a.tiny, batch=a.batch, seq_len=a.seq_len,
                   dtype=str(dtype), non_embedding_params=n_params, flops_per_token=flops, matmul_peak_flops=peaks,
                   variants=rows, top_kernels=table, memory=C.memory()), a.out, "profile_forward")
-
-
-def measure_peak(dev: str, n: int = 8192) -> float:
-    "The bf16 (GPU) or float32 (CPU) matmul FLOP/s of an n^3 product, median of 5."
-    n = n if dev == "cuda" else 512
-    dt = torch.bfloat16 if dev == "cuda" else torch.float32
-    x, y = (torch.randn(n, n, device=dev, dtype=dt) for _ in range(2))
-    C.timed(lambda: x @ y)
-    return 2 * n ** 3 / statistics.median(C.timed(lambda: x @ y)[1] for _ in range(5))
-
-
-def kernel_table(f, dev: str, top: int = 15) -> list[dict]:
-    "The `top` kernels (CUDA) or operators (CPU) by total self time in one call of `f`, with their share."
-    from torch.profiler import ProfilerActivity, profile
-    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev == "cuda" else [])
-    with profile(activities=acts) as prof: f(); C.sync()
-    key = "self_device_time_total" if dev == "cuda" else "self_cpu_time_total"
-    evs = [e for e in prof.key_averages() if getattr(e, key, 0) > 0]
-    total = sum(getattr(e, key) for e in evs)
-    evs.sort(key=lambda e: -getattr(e, key))
-    return [dict(name=e.key[:120], calls=e.count, ms=round(getattr(e, key) / 1e3, 3), share=round(getattr(e, key) / total, 4))
-            for e in evs[:top]]
 
 
 if __name__ == "__main__":

@@ -41,10 +41,9 @@ def main(argv=None):
     cfg.layer_types = cfg.layer_types[:cfg.num_hidden_layers] if getattr(cfg, "layer_types", None) else None
     nf4 = dev == "cuda"
     model = random_model(cfg, dev, torch.bfloat16 if nf4 else torch.float32, seed=0, load_in_4bit=nf4)
-    hc = HealConfig(steps=a.steps, seq_len=a.seq_len if not a.tiny else 32, global_batch=a.micro_batch,
-                    micro_batch=a.micro_batch if not a.tiny else 2, rank=a.rank, warmup_steps=1,
+    seq, micro = (32, 2) if a.tiny else (a.seq_len, a.micro_batch)
+    hc = HealConfig(steps=a.steps, seq_len=seq, global_batch=micro, micro_batch=micro, rank=a.rank, warmup_steps=1,
                     quantize="nf4" if nf4 else None, deterministic=False)
-    if a.tiny: hc.global_batch = 2
     blocks = torch.randint(3, cfg.vocab_size, (hc.global_batch * a.steps, hc.seq_len), generator=torch.Generator().manual_seed(0))
     from torch.profiler import ProfilerActivity, profile, schedule
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev == "cuda" else [])
@@ -58,19 +57,7 @@ def main(argv=None):
     C.finish(dict(bench="healing step profile (issue 19)", shape=str(a.shape), layers=cfg.num_hidden_layers, tiny=a.tiny,
                   micro_batch=hc.micro_batch, seq_len=hc.seq_len, rank=a.rank, nf4=nf4, step_seconds=step_s,
                   steady_tokens_per_s=tokens / (sum(step_s[2:]) / len(step_s[2:])) if len(step_s) > 2 else None,
-                  top_kernels=kernel_table(prof, dev), memory=C.memory()), a.out, "profile_healing")
-
-
-def kernel_table(prof, dev: str, top: int = 20) -> dict:
-    "The `top` kernels by self time over the profiled steps, and the share of all kernel time that is matmul (gemm)."
-    key = "self_device_time_total" if dev == "cuda" else "self_cpu_time_total"
-    evs = [e for e in prof.key_averages() if getattr(e, key, 0) > 0]
-    total = sum(getattr(e, key) for e in evs)
-    gemm = sum(getattr(e, key) for e in evs if any(s in e.key.lower() for s in ("gemm", "matmul", "nvjet", "cutlass", "sm90", "aten::mm", "addmm", "bmm")))
-    evs.sort(key=lambda e: -getattr(e, key))
-    return dict(total_ms=round(total / 1e3, 2), matmul_share=round(gemm / total, 4) if total else None,
-                kernels=[dict(name=e.key[:120], calls=e.count, ms=round(getattr(e, key) / 1e3, 3),
-                              share=round(getattr(e, key) / total, 4)) for e in evs[:top]])
+                  top_kernels=C.kernel_table(prof, dev, top=20), memory=C.memory()), a.out, "profile_healing")
 
 
 if __name__ == "__main__":
