@@ -7,8 +7,8 @@
                                                                   # heal logs (recompute.sh healed; a run cut short
                                                                   # keeps the record's other heals)
 
-What it copies: `points/*.json` (all, or the unhealed ones, replacing the record's), `config.json`, `distances.npz` (all
-only), each heal's `work/<point>/{log.csv,metadata.json}` into `healing/<point>/`. Paths are written as the records keep
+What it copies: `points/*.json` (all, the unhealed ones or the healed ones, replacing the record's), `config.json`,
+`distances.npz` (all only), each heal's `work/<point>/{log.csv,metadata.json}` into `healing/<point>/`. Paths are written as the records keep
 them (`files.portable_path`'s rule, decided here for another machine's folders): the run's folder becomes `records/<run>`,
 `data_dir` null, a data file `c4/...` (relative to the data folder), a model `models/<key>` (relative to the layerprune
 home). `results.csv` is rebuilt from the points (`sweep.ResultsStore`); then redraw the record, computing nothing:
@@ -72,8 +72,8 @@ def main(argv=None):
     device_dir = cfg["out_dir"] or device_folder(src)
     cfg["out_dir"], cfg["data_dir"] = rec.as_posix(), None
     (rec / "config.json").write_text(json.dumps(cfg, indent=1) + "\n")
-    keep = (lambda name: name.endswith("-raw.json")) if a.unhealed else (lambda name: name.endswith("-healed.json")) \
-        if a.healed else (lambda name: True)
+    kind = "-raw.json" if a.unhealed else "-healed.json" if a.healed else ".json"
+    keep = lambda name: name.endswith(kind)  # noqa: E731
     new = [f for f in sorted((src / "points").glob("*.json")) if keep(f.name)]
     old = [f for f in (rec / "points").glob("*.json") if keep(f.name) and (not a.healed or (src / "points" / f.name).exists())]
     for f in old: f.unlink()
