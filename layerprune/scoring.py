@@ -263,7 +263,7 @@ def prefix_candidate_logits(model, # any HF-style causal LM that returns its KV 
                 out[idx] = candidate_logits(model, [items[i] for i in idx], batch_tokens, max_batch_size, progress=False)
                 bar.update(len(idx)); continue
             if window is None: stacked.append((idx, seqs, p)); continue  # several groups a pass, below
-            aligned = window is not None and max(map(len, seqs)) > window  # padding must go in front (see above)
+            aligned = max(map(len, seqs)) > window  # padding must go in front (see above)
             cache = returned_cache(model(**prefix_inputs(seqs[0][:p], device, aligned)))
             for b in length_batches([len(s) for s in seqs], batch_tokens, max_batch_size):
                 kw, fit = prefix_batch(seqs, b, p, aligned, device)
