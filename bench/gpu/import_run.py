@@ -8,7 +8,7 @@
                                                                   # keeps the record's other heals)
 
 What it copies: `points/*.json` (all, the unhealed ones or the healed ones, replacing the record's), `config.json`,
-`distances.npz` (all only), each heal's `work/<point>/{log.csv,metadata.json}` into `healing/<point>/`. Paths are written as the records keep
+`distances.npz` (all only), each heal's `work/<point>/{log.csv,metadata.json}` into `healing/<point>/` (`--logs work` keeps `work/`). Paths are written as the records keep
 them (`files.portable_path`'s rule, decided here for another machine's folders): the run's folder becomes `records/<run>`,
 `data_dir` null, a data file `c4/...` (relative to the data folder), a model `models/<key>` (relative to the layerprune
 home). `results.csv` is rebuilt from the points (`sweep.ResultsStore`); then redraw the record, computing nothing:
@@ -65,6 +65,8 @@ def main(argv=None):
     g = p.add_mutually_exclusive_group()
     g.add_argument("--unhealed", action="store_true", help="replace only the unhealed points (keep the record's heals)")
     g.add_argument("--healed", action="store_true", help="replace only the healed points that came back (and their logs)")
+    p.add_argument("--logs", default="healing", help="the record's folder of heal logs (the ablations' sub-runs keep the "
+                   "sweep's own `work`)")
     a = p.parse_args(argv)
     src, rec = Path(a.run_dir), Path(a.record)
     (rec / "points").mkdir(parents=True, exist_ok=True)
@@ -84,12 +86,12 @@ def main(argv=None):
         if not a.healed: copy_distances(src / "distances.npz", rec / "distances.npz")
         for w in sorted((src / "work").glob("*")):
             if a.healed and not (src / "points" / f"{w.name}.json").exists(): continue  # a heal cut short
-            (rec / "healing" / w.name).mkdir(parents=True, exist_ok=True)
+            (rec / a.logs / w.name).mkdir(parents=True, exist_ok=True)
             for name in ("log.csv", "metadata.json"):
                 if (w / name).exists():
                     text = (w / name).read_text()
                     if name.endswith(".json"): text = json.dumps(portable_value(json.loads(text), device_dir, rec.as_posix()), indent=1)
-                    (rec / "healing" / w.name / name).write_text(text)
+                    (rec / a.logs / w.name / name).write_text(text)
     from layerprune.sweep import ResultsStore
     (rec / "results.csv").write_text(ResultsStore(rec).table().to_csv(index=False))
     print(f"{rec}: {len(new)} points from {src} ({len(old)} replaced); redraw: layerprune figures --family {rec.name}")
