@@ -30,11 +30,11 @@ __all__ = ['logger', 'COLORBLIND', 'PAPER_STYLE', 'STRATEGY_COLORS', 'STRATEGY_M
            'TEXT_COLUMNS', 'CHANCE', 'CHANCE_MARGIN', 'UNIFORM_LOSS', 'RANDOM_LEVELS', 'Z95', 'QUESTION_COUNTS',
            'Y_LIMITS', 'C4_CLIP', 'load_distance_matrix', 'synthetic_distances', 'fig1c_distance_curves',
            'normalized_distance_rows', 'fig4_distance_heatmap', 'read_table', 'results_table', 'at_chance',
-           'chance_rule', 'wilson_interval', 'unpruned_value', 'curve_points', 'metric_curve', 'synthetic_results',
-           'adjacent_runs', 'draw_curve', 'metric_ylim', 'healing_budget', 'majority_level', 'fig5_metrics_vs_fraction',
-           'family_colors', 'run_groups', 'metric_across_families', 'fig2_mmlu_across_families',
-           'fig6_boolq_across_families', 'fig3_c4_loss_healing', 'fig7_fewshot_ablation', 'fig8_seed_ablation',
-           'fig9_lora_rank_ablation', 'synthetic_ablations', 'save_figure', 'draw_family_figures',
+           'chance_rule', 'wilson_interval', 'unpruned_value', 'curve_points', 'fraction_points', 'metric_curve',
+           'synthetic_results', 'adjacent_runs', 'draw_curve', 'metric_ylim', 'healing_budget', 'majority_level',
+           'fig5_metrics_vs_fraction', 'family_colors', 'run_groups', 'metric_across_families',
+           'fig2_mmlu_across_families', 'fig6_boolq_across_families', 'fig3_c4_loss_healing', 'fig7_fewshot_ablation',
+           'fig8_seed_ablation', 'fig9_lora_rank_ablation', 'synthetic_ablations', 'save_figure', 'draw_family_figures',
            'draw_cross_family_figures', 'summary_table']
 
 # %% ../nbs/07_plots.ipynb #65155de2
@@ -328,9 +328,16 @@ def curve_points(df: pd.DataFrame, # rows of one family
         base = df[_is_unpruned(df)].dropna(subset=[metric])
         base = base[base["healed"] == healed] if (base["healed"] == healed).any() else base[~base["healed"]]
         rows = pd.concat([base, rows])
+    return fraction_points(rows, metric)
+
+def fraction_points(rows: pd.DataFrame, # the rows of one curve, with columns `n`, `frac` and `metric`
+                    metric: str, # column to plot
+                   ) -> pd.DataFrame:
+    "Columns `n, frac, value, lo, hi`, one row per fraction (the mean of its rows); `lo, hi` the 95% Wilson interval."
+    rows = rows.dropna(subset=[metric])
     count = QUESTION_COUNTS.get(metric)
     cols = dict(n=("n", "min"), value=(metric, "mean"))
-    if count in rows: cols["count"] = (count, "mean")
+    if count in rows: cols["count"] = (count, "mean")  # the questions behind one row: a mean of rows is not more precise
     g = rows.groupby("frac").agg(**cols).sort_index().reset_index()
     g["n"] = g["n"].astype(int)
     g["lo"], g["hi"] = wilson_interval(g["value"], g["count"]) if "count" in g else (np.nan, np.nan)
@@ -687,15 +694,27 @@ def _ablation_table(df, family, needs, what) -> tuple[pd.DataFrame, str]:
     if "healed" in df: df["healed"] = _to_bool(df["healed"])
     return _family_rows(df, family)
 
-def _mean_curve(rows: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    g = rows.dropna(subset=[metric]).groupby("frac")[metric].mean().sort_index()
-    return g.index.to_numpy(float), g.to_numpy(float)
-
 def _healed_states(df: pd.DataFrame) -> list:
     return [h for h in (True, False) if (df["healed"] == h).any()] if "healed" in df else [None]
 
 def _healed_rows(df: pd.DataFrame, healed) -> pd.DataFrame:
     return df if healed is None else df[df["healed"] == healed]
+
+def _ablation_reference(ax: Axes, df: pd.DataFrame, metric: str, unpruned: bool = True) -> None:
+    "Chance (grey) and, when the table has it and `unpruned`, the unpruned model (black), as in the results figures."
+    if {"n", "healed", "strategy"} <= set(df.columns): _reference_lines(ax, df, metric, unpruned)
+    elif not math.isnan(r := _random_level(df, metric)): ax.axhline(r, label="chance", **RANDOM_STYLE)
+
+def _ablation_budget(df: pd.DataFrame) -> str:
+    "The healing budget of an ablation table's healed rows, e.g. 'healed: 100 steps x 16,384 tokens (1.6M tokens)'."
+    ok = {"healed", "n", "strategy", "heal_steps"} <= set(df.columns)
+    return f"healed: {b}" if ok and (b := healing_budget(df)) else ""
+
+def _ablation_frac_axis(ax: Axes, xmax: float) -> None:
+    "The x-axis of an ablation figure: 0 to a little past the largest fraction, ticks every 0.1."
+    ax.set_xlim(-0.02 * xmax, 1.1 * xmax)
+    ax.xaxis.set_major_locator(mpl.ticker.MultipleLocator(0.1))
+    ax.set_xlabel(FRAC_LABEL)
 
 @_styled
 def fig7_fewshot_ablation(df: pd.DataFrame | str | Path, # few-shot ablation table (or its path)
@@ -703,30 +722,35 @@ def fig7_fewshot_ablation(df: pd.DataFrame | str | Path, # few-shot ablation tab
                           k: int | None = None, # the shot count whose orderings are shown left; 5 if present, else the most common
                           metric: str = "mmlu_micro",
                          ) -> Figure:
-    "Fig. 7: MMLU vs fraction dropped over few-shot orderings (left) and shot counts (right)."
-    df, family = _ablation_table(df, family, ("mmlu_k", metric), "few-shot ablation")  # a path is read here
+    "Fig. 7: MMLU vs fraction dropped over few-shot orderings (left) and shot counts (right), with 95% bands."
+    df, family = _ablation_table(df, family, ("n", "mmlu_k", metric), "few-shot ablation")  # a path is read here
     order_col = next((c for c in ("shot_seed", "order", "order_id") if c in df.columns), "shot_seed")
     df, family = _ablation_table(df, family, (order_col,), "few-shot ablation")
     ks = sorted(int(v) for v in df["mmlu_k"].unique())
     k = k if k is not None else (5 if 5 in ks else int(df["mmlu_k"].mode()[0]))
-    fig, axes = _subplots(1, 2, figsize=(5.6, 3.2), sharey=True)
+    fig, axes = _subplots(1, 2, figsize=(5.6, 3.6), sharey=True)
     left, right = axes[0]
+    cm, norm, values = plt.get_cmap("viridis"), Normalize(-0.5, len(ks) - 0.3), []
     for healed in _healed_states(df):
-        rows = _healed_rows(df, healed)
+        rows, ls = _healed_rows(df, healed), HEALED_STYLES.get(healed, "-")
         color = COLORBLIND[0] if healed in (True, None) else COLORBLIND[1]
-        ls = HEALED_STYLES.get(healed, "-")
         for _, g in rows[rows["mmlu_k"] == k].groupby(order_col):
-            left.plot(*_mean_curve(g, metric), color=color, ls=ls, lw=0.6, alpha=0.5)
-        x, y = _mean_curve(rows[rows["mmlu_k"] == k], metric)
-        left.plot(x, y, color=color, ls=ls, lw=2, label={True: "healed", False: "not healed", None: "mean"}[healed])
-        cm, norm = plt.get_cmap("viridis"), Normalize(-0.5, len(ks) - 0.3)
+            p = fraction_points(g, metric)
+            left.plot(p["frac"], p["value"], color=color, ls=ls, lw=0.6, alpha=0.5)
+        p = fraction_points(rows[rows["mmlu_k"] == k], metric)
+        draw_curve(left, p, color, ls=ls, label={True: "healed", False: "not healed", None: "mean"}[healed] + ", mean")
+        values += [*p["lo"], *p["hi"], *rows[metric]]
         for i, kk in enumerate(ks):
-            x, y = _mean_curve(rows[rows["mmlu_k"] == kk], metric)
-            right.plot(x, y, color=cm(norm(i)), ls=ls, marker="o", ms=2.5,
+            p = fraction_points(rows[rows["mmlu_k"] == kk], metric)
+            draw_curve(right, p, cm(norm(i)), ls=ls,
                        label=f"{kk}-shot" + ("" if healed is None else f", {'healed' if healed else 'not healed'}"))
+            values += [*p["lo"], *p["hi"]]
     for ax in (left, right):
-        if not math.isnan(r := _random_level(df, metric)): ax.axhline(r, label="random", **RANDOM_STYLE)
-        ax.set_xlabel(FRAC_LABEL); ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+        _ablation_reference(ax, df, metric, unpruned=False)  # each curve starts at the unpruned model, k shots
+        _set_value_axis(ax, metric, values)
+        _ablation_frac_axis(ax, float(df["frac"].max()))
+    handles, labels = _unique_handles(axes.ravel())
+    fig.legend([*handles, _interval_handle()], [*labels, _interval_handle().get_label()], loc="outside lower center", ncol=3)
     left.set(title=f"{k}-shot, {df[order_col].nunique()} orderings", ylabel=METRIC_LABELS.get(metric, metric))
     right.set_title("number of shots (mean over orderings)")
     fig.suptitle(family)
@@ -734,34 +758,42 @@ def fig7_fewshot_ablation(df: pd.DataFrame | str | Path, # few-shot ablation tab
 
 @_styled
 def _per_value_ablation(df, family, col, what, legend, metrics, sequential) -> Figure:
-    df, family = _ablation_table(df, family, (col, *metrics), what)
-    if "healed" in df and df["healed"].any(): df = df[df["healed"]]
-    values = sorted(df[col].unique())
-    fig, axes = _subplots(1, len(metrics), figsize=(2.8 * len(metrics), 2.6))
+    df, family = _ablation_table(df, family, ("n", col, *metrics), what)
+    healed = df[df["healed"]] if "healed" in df and df["healed"].any() else df
+    values = sorted(healed[col].unique())
+    fig, axes = _subplots(1, len(metrics), figsize=(2.8 * len(metrics), 3.2))
     cm, norm = plt.get_cmap("viridis"), Normalize(-0.5, len(values) - 0.3)
+    xmax = float(healed["frac"].max())
+    dodge = 0.02 * xmax  # side by side at each fraction: the heals are measured at a few fractions only
     for ax, metric in zip(axes[0], metrics):
+        drawn = []
         for i, v in enumerate(values):
+            p = fraction_points(healed[healed[col] == v], metric)
+            p["frac"] += (i - (len(values) - 1) / 2) * dodge
             color = cm(norm(i)) if sequential else COLORBLIND[i % len(COLORBLIND)]
-            ax.plot(*_mean_curve(df[df[col] == v], metric), color=color, marker="o", ms=2.5, label=legend(v))
-        if not math.isnan(r := _random_level(df, metric)): ax.axhline(r, label="random", **RANDOM_STYLE)
-        ax.set(xlabel=FRAC_LABEL, ylabel=METRIC_LABELS.get(metric, metric))
+            draw_curve(ax, p, color, healed=True, label=legend(v))
+            drawn += [*p["value"], *p["lo"], *p["hi"]]
+        _ablation_reference(ax, df, metric)
+        _set_value_axis(ax, metric, drawn)
+        _ablation_frac_axis(ax, xmax + dodge)
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     handles, labels = _unique_handles(axes.ravel())
-    fig.legend(handles, labels, loc="outside right center")
-    fig.suptitle(f"{family}: {what}")
+    fig.legend([*handles, _interval_handle()], [*labels, _interval_handle().get_label()], loc="outside lower center", ncol=3)
+    fig.suptitle("\n".join(filter(None, [f"{family}: {what}", _ablation_budget(df)])))
     return fig
 
 def fig8_seed_ablation(df: pd.DataFrame | str | Path, # finetuning-seed ablation table (or its path)
                        family: str | None = None,
                        metrics: Sequence[str] = ("mmlu_micro", "c4_loss_norm"),
                       ) -> Figure:
-    "Fig. 8: MMLU and normalized C4 loss vs fraction dropped after healing, a line per finetuning seed."
+    "Fig. 8: MMLU and normalized C4 loss vs fraction dropped after healing, one colour per finetuning seed, 95% bars."
     return _per_value_ablation(df, family, "heal_seed", "finetuning seeds", lambda v: f"seed {v}", metrics, False)
 
 def fig9_lora_rank_ablation(df: pd.DataFrame | str | Path, # LoRA-rank ablation table (or its path)
                             family: str | None = None,
                             metrics: Sequence[str] = ("mmlu_micro", "c4_loss_norm"),
                            ) -> Figure:
-    "Fig. 9: MMLU and normalized C4 loss vs fraction dropped after healing, a line per LoRA rank."
+    "Fig. 9: MMLU and normalized C4 loss vs fraction dropped after healing, one colour per LoRA rank, 95% bars."
     return _per_value_ablation(df, family, "lora_rank", "LoRA rank", lambda v: f"rank {v}", metrics, True)
 
 # %% ../nbs/07_plots.ipynb #b9c0784d
@@ -770,13 +802,13 @@ def synthetic_ablations(family: str = "tiny-16", # family name written in the ta
                        ) -> dict[str, pd.DataFrame]:
     "Made-up few-shot, seed and LoRA-rank ablation tables (keys 'fewshot', 'seeds', 'lora_rank'), for demos and tests."
     rng = np.random.default_rng(seed)
-    fracs = np.round(np.arange(0, .75, .125), 3)
+    fracs, L, q = np.round(np.arange(0, .75, .125), 3), 16, 400  # q: MMLU questions a row
     acc = lambda f, fc: .25 + .2 / (1 + np.exp((f - fc) / .04))
-    few = [dict(family=family, frac=f, healed=h, mmlu_k=k, shot_seed=s, mmlu_micro=acc(f, .45 if h else .35) - .01 * (k == 0) + rng.normal(0, .01))
+    few = [dict(family=family, frac=f, n=round(f * L), mmlu_n=q, healed=h, mmlu_k=k, shot_seed=s, mmlu_micro=acc(f, .45 if h else .35) - .01 * (k == 0) + rng.normal(0, .01))
            for f in fracs for h in (True, False) for k in (0, 1, 5) for s in range(4)]
-    seeds = [dict(family=family, frac=f, heal_seed=s, mmlu_micro=acc(f, .45) + rng.normal(0, .01), c4_loss_norm=.3 + .3 * f + rng.normal(0, .004))
+    seeds = [dict(family=family, frac=f, n=round(f * L), mmlu_n=q, heal_seed=s, mmlu_micro=acc(f, .45) + rng.normal(0, .01), c4_loss_norm=.3 + .3 * f + rng.normal(0, .004))
              for f in fracs for s in range(3)]
-    ranks = [dict(family=family, frac=f, lora_rank=r, mmlu_micro=acc(f, .40 + .01 * np.log2(r)), c4_loss_norm=.3 + (.4 - .02 * np.log2(r)) * f)
+    ranks = [dict(family=family, frac=f, n=round(f * L), mmlu_n=q, lora_rank=r, mmlu_micro=acc(f, .40 + .01 * np.log2(r)), c4_loss_norm=.3 + (.4 - .02 * np.log2(r)) * f)
              for f in fracs for r in (2, 8, 64)]
     return {"fewshot": pd.DataFrame(few), "seeds": pd.DataFrame(seeds), "lora_rank": pd.DataFrame(ranks)}
 

@@ -283,16 +283,32 @@ def test_fig3_one_exploded_point_is_clipped_and_marked():
 
 def test_ablation_figures():
     abl = synthetic_ablations()
+    labelled = lambda ax: [ln.get_label() for ln in ax.get_lines() if not ln.get_label().startswith("_")]  # noqa: E731
     fig = fig7_fewshot_ablation(abl["fewshot"])
     assert len(fig.axes) == 2
-    assert len(fig.axes[0].get_lines()) == 2 * (4 + 1) + 1  # healed/not x (4 orderings + mean), random
-    assert len(fig.axes[1].get_lines()) == 2 * 3 + 1  # healed/not x k in (0, 1, 5), random
+    assert len(fig.axes[0].get_lines()) == 2 * (4 + 1) + 1  # healed/not x (4 orderings + mean), chance
+    assert len(fig.axes[1].get_lines()) == 2 * 3 + 1  # healed/not x k in (0, 1, 5), chance
+    assert len(fig.axes[1].collections) == 2 * 3  # a 95% band per curve
     fig = fig8_seed_ablation(abl["seeds"])
-    assert [ln.get_label() for ln in fig.axes[1].get_lines()] == ["seed 0", "seed 1", "seed 2", "random"]
+    assert labelled(fig.axes[1]) == ["seed 0", "seed 1", "seed 2", "chance"]
+    assert [len(ax.containers) for ax in fig.axes[:2]] == [3, 0]  # error bars where questions are counted
     fig = fig9_lora_rank_ablation(abl["lora_rank"])
-    assert [ln.get_label() for ln in fig.axes[0].get_lines()] == ["rank 2", "rank 8", "rank 64", "random"]
+    assert labelled(fig.axes[0]) == ["rank 2", "rank 8", "rank 64", "chance"]
+    assert fig.axes[0].get_ylim()[1] == 0.6  # the fixed accuracy axis
     with pytest.raises(KeyError, match="lora_rank"):
         fig9_lora_rank_ablation(abl["seeds"])
+
+
+def test_ablation_figure_intervals_and_budget():
+    "The 95% bars are the Wilson interval of a row's questions; the title names the healing budget."
+    t = synthetic_ablations()["seeds"].assign(healed=True, strategy="similarity", heal_steps=100, heal_tokens=1_638_400)
+    fig = fig8_seed_ablation(t)
+    assert "healed: 100 steps x 16,384 tokens (1.6M tokens)" in fig._suptitle.get_text()
+    row = t[(t.heal_seed == 0) & (t.n == 4)].iloc[0]
+    lo, hi = wilson_interval(row.mmlu_micro, row.mmlu_n)
+    segs = fig.axes[0].containers[0].lines[2][0].get_segments()  # seed 0's vertical bars
+    bar = next(s for s in segs if abs(s[0][0] - row.frac) < 0.05 and abs(s[1][1] - hi) < 1e-9)
+    assert abs(bar[0][1] - lo) < 1e-9
 
 
 # --- files -----------------------------------------------------------------------------------------
