@@ -61,16 +61,6 @@ def healing_roofline(peaks_record: str, model_record: str | None = None):
     return read
 
 
-def forward_variant(name: str):
-    "bench/gpu/profile_forward.py: one way of running the forward pass, as FLOP/s (weight matmuls) over the matmul peak."
-    def read(d: dict) -> dict:
-        v = d["variants"][name]
-        return dict(value=v["of_peak_weights"], model=f"{d['model']} shape, random weights", machine=d["machine"]["gpus"][0],
-                    command="python3 bench/gpu/" + d["command"], tokens_per_s=v["tokens_per_s"],
-                    with_attention=v["of_peak_weights_and_attention"])
-    return read
-
-
 def eval_json(d: dict) -> dict:
     "bench/eval.py's JSON: lm-eval's wall time over ours (our prompt in both)."
     return dict(value=d["lmeval_hendrycks_prompt"]["speedup_of_ours"]["wall"], model=Path(d["model"]).name,
@@ -132,7 +122,8 @@ SOURCES = [
     ("P1 vs peers", "P1", "one pass per n (PruneMe) / one-pass distances", PERF, perf_row("P1", "one pass per n"), (">=", 25), "2026-11-25"),
     ("forward roofline", "P1", "forward pass FLOP/s / measured bf16 matmul peak", PERF, perf_row("P1", "forward pass"), (">=", 0.60), "2026-11-25"),
     ("forward roofline, Llama-2-7B shape", "P1", "forward pass FLOP/s / measured bf16 matmul peak (random weights, 16 x 1,024 tokens a batch)", f"{H200}/p1_llama-2-7b_report.json", perf_row("P1", "forward pass"), (">=", 0.60), "2026-12-01"),
-    ("forward roofline, compiled", "P1", "forward pass FLOP/s / measured bf16 matmul peak, the trunk under torch.compile (Llama-2-7B shape, random weights, 16 x 1,024 tokens; not yet the library's distance pass)", f"{H200}/profile_forward_llama-2-7b.json", forward_variant("compiled"), (">=", 0.60), "2026-12-01"),
+    ("forward roofline, compiled", "P1", "forward pass FLOP/s / measured bf16 matmul peak, decoder layers under torch.compile as angular_distances(compile=True) runs them (Llama-2-7B shape, random weights, 16 x 1,024 tokens a batch)", f"{H200}/p1_llama-2-7b_compiled_report.json", perf_row("P1", "forward pass"), (">=", 0.60), "2026-12-01"),
+    ("P1 overhead, compiled", "P1", "one-pass all-(l, n) distances / a plain forward pass, both with compiled decoder layers (Llama-2-7B shape)", f"{H200}/p1_llama-2-7b_compiled_report.json", perf_row("P1", "one-pass"), ("<=", 1.05), "2026-12-01"),
     ("P2 deepest", "P2", "naive prune-and-score loop / shared-prefix sweep (deepest, 9 variants)", PERF, perf_row("P2", "naive loop / fast sweep (deepest"), (">=", 4), "2026-11-25"),
     ("P2 floor", "P2", "shared-prefix sweep / its floor (deepest)", PERF, perf_row("P2", "naive loop / fast sweep (deepest", "fast_over_floor"), ("<=", 1.2), "2026-11-25"),
     ("P3 20 per subject", "P3", "lm-eval / ours, wall, MMLU 5-shot, 20 questions a subject (1,140)", f"{H200}/p3_report.json", perf_row("P3", "lm-eval / ours"), (">=", 3), "2026-12-01"),

@@ -51,11 +51,13 @@ MATMUL_KERNELS = ("gemm", "nvjet", "cutlass", "aten::mm", "aten::addmm", "aten::
 
 def kernel_table(prof, dev: str, top: int = 15) -> dict:
     """The `top` entries by self time of a torch.profiler run, and the matmuls' share of all: on a GPU the CUDA kernels
-    alone (the operators that launch them report the same time again), on a CPU the operators."""
+    alone (the operators that launch them report the same time again; the profiler's step spans are no kernels), on a CPU
+    the operators."""
     from torch.autograd import DeviceType
     if dev == "cuda": evs, t = [e for e in prof.key_averages() if e.device_type == DeviceType.CUDA], (lambda e: e.self_device_time_total)
     else: evs, t = list(prof.key_averages()), (lambda e: e.self_cpu_time_total)
-    evs = sorted((e for e in evs if t(e) > 0), key=lambda e: -t(e))
+    mark = lambda e: getattr(e, "is_user_annotation", False) or e.key.startswith("ProfilerStep")  # noqa: E731 (a span, not a kernel)
+    evs = sorted((e for e in evs if t(e) > 0 and not mark(e)), key=lambda e: -t(e))
     total = sum(t(e) for e in evs)
     mm = sum(t(e) for e in evs if any(k in e.key.lower() for k in MATMUL_KERNELS))
     return dict(total_ms=round(total / 1e3, 2), matmul_share=round(mm / total, 4) if total else None,
