@@ -143,9 +143,11 @@ def compiled_layers(model: PreTrainedModel, # a causal LM of a supported archite
     "Each decoder layer's `forward` under `torch.compile` inside the block, its own one restored on exit."
     layers = list(get_layers(model)) if enabled else []
     own = [layer.__dict__.get("forward") for layer in layers]  # an instance attribute someone set, else None
+    import torch._inductor.config as inductor
     try:
         for layer in layers: layer.forward = torch.compile(layer.forward)
-        yield model
+        # random ops (dropout) draw from torch's generator as in eager: the same masks, compiled or not
+        with inductor.patch(fallback_random=True) if enabled else contextlib.nullcontext(): yield model
     finally:
         for layer, f in zip(layers, own):
             if f is None: del layer.forward
