@@ -57,6 +57,8 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default: 5%% of --steps)")
     p.add_argument("--quantize", choices=["nf4", "none"], default="nf4")
     p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument("--compile", action="store_true", help="ours with its decoder layers compiled (HealConfig.compile); "
+                   "the Trainer keeps its standard recipe (its torch_compile off, its default)")
     p.add_argument("--prune-deepest", type=int, default=0, help="remove the n deepest layers before the last (paper's baseline)")
     p.add_argument("--random-weights", action="store_true", help="random weights from the checkpoint's config")
     p.add_argument("--data", default=None, help="C4 documents: .json.gz / JSON lines / load_c4 path")
@@ -134,7 +136,7 @@ def heal_config_of(args):
                       micro_batch=args.micro_batch or args.batch, lr=args.lr,
                       warmup_steps=args.warmup if args.warmup is not None else max(1, args.steps // 20),
                       rank=args.rank, quantize=None if args.quantize == "none" else "nf4",
-                      gradient_checkpointing=args.gradient_checkpointing, deterministic=False)
+                      gradient_checkpointing=args.gradient_checkpointing, compile=args.compile, deterministic=False)
 
 
 def peak_memory(device):

@@ -22,20 +22,20 @@ from peft import LoraConfig, PeftModel, get_peft_model, get_peft_model_state_dic
 from peft import prepare_model_for_kbit_training
 
 from .models import get_final_norm, get_layers, load_model, load_tokenizer, mlp_module_names, num_layers
-from .models import resolve_device, use_training_kernels
+from .models import compiled_layers, resolve_device, use_training_kernels
 from .data import packed_blocks
 from .families import FAMILIES, family_for_size, find_family, healing_settings
 from .files import DamagedFileError, atomic_dir, atomic_path, atomic_write_text, lock_folder
 from .scoring import lm_loss
 
 # %% auto #0
-__all__ = ['HealConfig', 'heal_config', 'pack_documents', 'check_disjoint', 'HealText', 'heal_text', 'block_order',
-           'resolve_source', 'is_4bit', 'load_for_healing', 'save_here', 'add_lora', 'lora_module_names', 'frozen_to',
-           'capture_residual', 'residual_at', 'residual_match_loss', 'with_residual_match', 'mean_token_loss',
-           'HealRun', 'start_run', 'accumulate_gradients', 'log_step', 'run_metadata', 'write_outputs',
-           'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'checkpoint_state', 'save_run', 'checkpoint_due',
-           'resume_run', 'smaller_micro_batch', 'validation_loss', 'load_adapter', 'merge_adapter', 'save_adapter',
-           'HealResult', 'train_step', 'finish_run', 'heal']
+__all__ = ['SPEED_FIELDS', 'HealConfig', 'heal_config', 'pack_documents', 'check_disjoint', 'HealText', 'heal_text',
+           'block_order', 'resolve_source', 'is_4bit', 'load_for_healing', 'save_here', 'add_lora', 'lora_module_names',
+           'frozen_to', 'capture_residual', 'residual_at', 'residual_match_loss', 'with_residual_match',
+           'mean_token_loss', 'HealRun', 'start_run', 'accumulate_gradients', 'log_step', 'run_metadata',
+           'write_outputs', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'checkpoint_state', 'save_run',
+           'checkpoint_due', 'resume_run', 'smaller_micro_batch', 'validation_loss', 'load_adapter', 'merge_adapter',
+           'save_adapter', 'HealResult', 'train_step', 'finish_run', 'train_loop', 'heal']
 
 # %% ../nbs/05_healing.ipynb #829d363d
 @dataclass
@@ -59,6 +59,7 @@ class HealConfig:
     seed: int = 0  # seeds LoRA init, dropout and the data order
     deterministic: bool = True  # deterministic torch algorithms during the run (paper: enable_full_determinism)
     gradient_checkpointing: bool = False  # trade compute for activation memory (large models, long sequences)
+    compile: bool = False  # each decoder layer's forward under torch.compile while training: fuses the elementwise work
     aux_weight: float = 0.0  # weight of the residual-matching loss of eq. 8's footnote; 0 = off
     checkpoint_every: int | None = None  # resumable checkpoint every k steps (with out_dir); None = about every 5% of steps; 0 = only when stopped early or on SIGTERM
 
@@ -90,6 +91,8 @@ class HealConfig:
 
     @property
     def lora_alpha(self) -> float: return self.rank if self.alpha is None else self.alpha
+
+SPEED_FIELDS = ("checkpoint_every", "compile")  # HealConfig fields that change how fast a run goes, not what it computes
 
 # %% ../nbs/05_healing.ipynb #814a6b46
 def heal_config(family_or_model: str, # a family key, hub id or alias, e.g. "smollm2-135m", "meta-llama/Llama-2-7b-hf"
@@ -643,7 +646,7 @@ def checkpoint_due(run: HealRun) -> bool:
     return bool(every) and run.step % every == 0 and run.step < run.config.steps
 
 # %% ../nbs/05_healing.ipynb #heal0027
-_TRAJECTORY_FIELDS = [f.name for f in fields(HealConfig) if f.name not in ("checkpoint_every",)]
+_TRAJECTORY_FIELDS = [f.name for f in fields(HealConfig) if f.name not in SPEED_FIELDS]
 
 def resume_run(run: HealRun, # a run at step 0 (`start_run`)
                resume: bool = True, # False: delete the old checkpoints and start over
@@ -869,6 +872,31 @@ def finish_run(run: HealRun, # the run, after its loop
     if run.n_proc > 1: run.accelerator.wait_for_everyone()  # the files are there before any process goes on
     return HealResult(run.pm, meta, run.log, run.out_dir)
 
+# %% ../nbs/05_healing.ipynb #heal0047
+def train_loop(run: HealRun, # the run at its step: 0, or where it resumed
+               stop_after: int | None = None, # stop (and checkpoint) once this global step is done
+               callback: Callable[[int, dict], None] | None = None, # called after each step with (step, log row)
+               term: dict | None = None, # {"hit": bool}, set by a SIGTERM: checkpoint and stop
+               progress: bool = True, # show a progress bar
+              ) -> None:
+    "Optimizer steps until `config.steps` (or `stop_after`, or a SIGTERM), each logged; checkpoints on schedule and on a stop."
+    config, term = run.config, term or {"hit": False}
+    run.pm.train()  # train: one optimizer step per iteration, as in nanoGPT's train.py
+    bar = tqdm(total=config.steps, initial=run.step, desc="heal", disable=not progress or not run.is_main, dynamic_ncols=True)
+    with compiled_layers(run.pm.get_base_model(), config.compile):
+        while run.step < config.steps and (stop_after is None or run.step < stop_after):
+            t0 = time.perf_counter()
+            lr = run.sched.get_last_lr()[0]  # the rate this step uses
+            loss, aux, grad_norm = train_step(run)
+            dt = time.perf_counter() - t0
+            row = log_step(run, lr, loss, aux, grad_norm, dt)
+            bar.update(1); bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{config.global_batch * config.seq_len / dt:,.0f}")
+            if callback is not None: callback(run.step, row)
+            stopped = ((stop_after is not None and run.step >= stop_after) or term["hit"]) and run.step < config.steps
+            if checkpoint_due(run) or stopped: save_run(run)
+            if stopped: break
+    bar.close(); run.pm.eval()
+
 # %% ../nbs/05_healing.ipynb #bde64e91
 def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint dir or hub id
          train: Sequence[str] | torch.Tensor, # healing text: documents (needs tokenizer) or LongTensor [N, seq_len]
@@ -914,21 +942,8 @@ def heal(model: PreTrainedModel | str | Path, # pruned model, or its checkpoint 
                         oom_backoff=oom_backoff, tmp=Path(tmp), t_wall=t_wall, **load_kwargs)
         if not resume_run(run, resume) and held_out is not None: run.val_before = validation_loss(run, held_out, "validation before")
         if run.log_path is not None: _write_log(run.log_path, run.log)
-        run.pm.train()  # train: one optimizer step per iteration, as in nanoGPT's train.py
-        bar = tqdm(total=config.steps, initial=run.step, desc="heal", disable=not progress or not run.is_main, dynamic_ncols=True)
-        while run.step < config.steps and (stop_after is None or run.step < stop_after):
-            t0 = time.perf_counter()
-            lr = run.sched.get_last_lr()[0]  # the rate this step uses
-            loss, aux, grad_norm = train_step(run)
-            dt = time.perf_counter() - t0
-            row = log_step(run, lr, loss, aux, grad_norm, dt)
-            bar.update(1); bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{config.global_batch * config.seq_len / dt:,.0f}")
-            if callback is not None: callback(run.step, row)
-            stopped = ((stop_after is not None and run.step >= stop_after) or term["hit"]) and run.step < config.steps
-            if checkpoint_due(run) or stopped: save_run(run)
-            if stopped: break
-        bar.close(); run.pm.eval()  # finish: validation after, adapter, merge, metadata
-        result = finish_run(run, merge, tokenizer)
+        train_loop(run, stop_after, callback, term, progress)
+        result = finish_run(run, merge, tokenizer)  # finish: validation after, adapter, merge, metadata
     if term["hit"] and not result.metadata["completed"]:
         print(f"heal stopped by SIGTERM after step {run.step}: its checkpoint is in {out_dir}; run it again to resume.", file=sys.stderr)
         raise SystemExit(128 + signal.SIGTERM)

@@ -403,7 +403,8 @@ def run_identity(cfg: SweepConfig, # the settings of this run
                  data: SweepData, # the data it loaded
                 ) -> dict:
     "Fingerprints of what this run read (data, prompt formats) and its resolved healing settings."
-    heal = {k: v for k, v in asdict(sweep_heal_config(cfg)).items() if k != "checkpoint_every"}
+    from layerprune.healing import SPEED_FIELDS
+    heal = {k: v for k, v in asdict(sweep_heal_config(cfg)).items() if k not in SPEED_FIELDS}  # not what it computes
     fps = dict(mmlu=fingerprint(data.mmlu), mmlu_dev=fingerprint(data.mmlu_dev), boolq=fingerprint(data.boolq),
                **{f"c4_{role}": fingerprint(docs) for role, docs in sorted(data.c4.items())})
     from layerprune.stability import STABLE_CHOICE_B

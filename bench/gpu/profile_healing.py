@@ -9,6 +9,7 @@ matmul kernels among them.
 
     python3 bench/gpu/profile_healing.py --shape .gpu/shapes/qwen2.5-coder-1.5b --out $LP_RUNS/profile_heal   # H200, ~1 min
     python3 bench/gpu/profile_healing.py --shape .gpu/shapes/qwen2.5-coder-1.5b --tiny --out /tmp/ph         # CPU check
+    ... --compile: the same with the decoder layers compiled (HealConfig.compile)
 """
 from __future__ import annotations
 import argparse, sys, time
@@ -27,6 +28,7 @@ def main(argv=None):
     p.add_argument("--seq-len", type=int, default=1024)
     p.add_argument("--micro-batch", type=int, default=16)
     p.add_argument("--rank", type=int, default=16)
+    p.add_argument("--compile", action="store_true", help="the decoder layers compiled while healing (HealConfig.compile)")
     p.add_argument("--tiny", action="store_true", help="the CPU check: a tiny shape, full precision, 3 steps")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
@@ -43,7 +45,7 @@ def main(argv=None):
     model = random_model(cfg, dev, torch.bfloat16 if nf4 else torch.float32, seed=0, load_in_4bit=nf4)
     seq, micro = (32, 2) if a.tiny else (a.seq_len, a.micro_batch)
     hc = HealConfig(steps=a.steps, seq_len=seq, global_batch=micro, micro_batch=micro, rank=a.rank, warmup_steps=1,
-                    quantize="nf4" if nf4 else None, deterministic=False)
+                    quantize="nf4" if nf4 else None, compile=a.compile, deterministic=False)
     blocks = torch.randint(3, cfg.vocab_size, (hc.global_batch * a.steps, hc.seq_len), generator=torch.Generator().manual_seed(0))
     from torch.profiler import ProfilerActivity, profile, schedule
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev == "cuda" else [])
@@ -55,7 +57,7 @@ def main(argv=None):
     step_s = [round(e - s, 4) for s, e in zip([t0] + ends[:-1], ends)]
     tokens = hc.global_batch * hc.seq_len
     C.finish(dict(bench="healing step profile (issue 19)", shape=str(a.shape), layers=cfg.num_hidden_layers, tiny=a.tiny,
-                  micro_batch=hc.micro_batch, seq_len=hc.seq_len, rank=a.rank, nf4=nf4, step_seconds=step_s,
+                  micro_batch=hc.micro_batch, seq_len=hc.seq_len, rank=a.rank, nf4=nf4, compile=a.compile, step_seconds=step_s,
                   steady_tokens_per_s=tokens / (sum(step_s[2:]) / len(step_s[2:])) if len(step_s) > 2 else None,
                   top_kernels=C.kernel_table(prof, dev, top=20), memory=C.memory()), a.out, "profile_healing")
 
