@@ -61,6 +61,18 @@ def healing_roofline(peaks_record: str, model_record: str | None = None):
     return read
 
 
+def step_profile_roofline(peaks_record: str):
+    "bench/gpu/profile_healing.py's steady tokens/s (`heal` itself, random weights of the model's shape) as FLOP/s over\n    the matmul peak of `peaks_record`, counted as `healing_roofline` counts them: 4 per kept decoder-layer parameter a token."
+    def read(d: dict) -> dict:
+        p = _load(peaks_record)
+        flops = 4 * p["non_embedding_params"] * d["layers"] / p["layers"]
+        tps = d["steady_tokens_per_s"]
+        return dict(value=tps * flops / p["peaks"]["matmul_flops"], model=f"{Path(d['shape']).name} shape, random weights",
+                    machine=d["machine"]["gpus"][0], command="python3 bench/gpu/" + d["command"], tokens_per_s=tps,
+                    flops_per_token=flops, peaks_record=peaks_record, compiled=d.get("compile", False))
+    return read
+
+
 def eval_json(d: dict) -> dict:
     "bench/eval.py's JSON: lm-eval's wall time over ours (our prompt in both)."
     return dict(value=d["lmeval_hendrycks_prompt"]["speedup_of_ours"]["wall"], model=Path(d["model"]).name,
@@ -133,6 +145,7 @@ SOURCES = [
     ("P4 memory", "P4", "ours / HF Trainer, peak memory", f"{H200}/p4_healing.json", healing_json("peak_memory"), ("<=", 1.0), "2026-12-01"),
     ("healing roofline", "P4", "QLoRA healing FLOP/s (decoder-layer weights only) / measured bf16 matmul peak", f"{H200}/p4_healing.json", healing_roofline(f"{H200}/p3_report.json"), (">=", 0.30), "2026-12-01"),
     ("healing model FLOPs", "P4", "QLoRA healing model FLOP/s (decoder layers, LM head and causal attention) / measured bf16 matmul peak", f"{H200}/p4_healing.json", healing_roofline(f"{H200}/p3_report.json", "records/qwen2.5-coder-1.5b-full/healing/similarity-n006-healed/metadata.json"), (">=", 0.30), "2026-12-01"),
+    ("healing roofline, compiled", "P4", "a heal step's FLOP/s (decoder-layer weights only) / the P4 lease's bf16 matmul peak, HealConfig(compile=True): `heal` on random weights of the P4 shape", f"{H200}/profile_healing_qwen2.5-coder-1.5b_compiled.json", step_profile_roofline(f"{H200}/p3_report.json"), (">=", 0.30), "2026-12-01"),
     ("P5 main job", "P5", "bash figures/run.sh from a fresh clone on the 2-core CPU, seconds", "bench/p5-results/main_job.json", p5_json, ("<=", 600), None),
     ("P6 prefill, Llama-2-7B", "P6", "prefill tokens/s, 50% of layers removed / unpruned", "bench/gpu/results/p6_payoff/payoff.json", payoff("random llama-2-7b", "bfloat16", 0.5, "prefill"), None, "2026-12-01"),
     ("P6 memory, Llama-2-7B", "P6", "peak memory at 4k context, 50% removed / unpruned", "bench/gpu/results/p6_payoff/payoff.json", payoff("random llama-2-7b", "bfloat16", 0.5, "memory"), None, "2026-12-01"),
