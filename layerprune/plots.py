@@ -738,7 +738,7 @@ def fig7_fewshot_ablation(df: pd.DataFrame | str | Path, # few-shot ablation tab
             p = fraction_points(g, metric)
             left.plot(p["frac"], p["value"], color=color, ls=ls, lw=0.6, alpha=0.5)
         p = fraction_points(rows[rows["mmlu_k"] == k], metric)
-        draw_curve(left, p, color, ls=ls, label={True: "healed", False: "not healed", None: "mean"}[healed] + ", mean")
+        draw_curve(left, p, color, ls=ls, label={True: "healed, mean", False: "not healed, mean", None: "mean"}[healed])
         values += [*p["lo"], *p["hi"], *rows[metric]]
         for i, kk in enumerate(ks):
             p = fraction_points(rows[rows["mmlu_k"] == kk], metric)
