@@ -136,6 +136,11 @@ def tiny_checkpoint(out_dir: str | Path, # where to save model + tokenizer
     return Path(out_dir)
 
 # %% ../nbs/00_models.ipynb #cmpl0002
+def _eager_random():
+    "Inductor's random ops (dropout) draw from torch's generator as eager ones do: the same masks, compiled or not."
+    import torch._inductor.config as inductor  # ~1 s to import: only when something compiles
+    return inductor.patch(fallback_random=True)
+
 @contextlib.contextmanager
 def compiled_layers(model: PreTrainedModel, # a causal LM of a supported architecture
                     enabled: bool = True, # False: a no-op, the model stays as it is
@@ -143,11 +148,9 @@ def compiled_layers(model: PreTrainedModel, # a causal LM of a supported archite
     "Each decoder layer's `forward` under `torch.compile` inside the block, its own one restored on exit."
     layers = list(get_layers(model)) if enabled else []
     own = [layer.__dict__.get("forward") for layer in layers]  # an instance attribute someone set, else None
-    import torch._inductor.config as inductor
     try:
         for layer in layers: layer.forward = torch.compile(layer.forward)
-        # random ops (dropout) draw from torch's generator as in eager: the same masks, compiled or not
-        with inductor.patch(fallback_random=True) if enabled else contextlib.nullcontext(): yield model
+        with _eager_random() if enabled else contextlib.nullcontext(): yield model
     finally:
         for layer, f in zip(layers, own):
             if f is None: del layer.forward
