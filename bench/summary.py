@@ -47,13 +47,17 @@ def perf_row(step: str, starts: str, key: str = "ratio"):
     return read
 
 
+def weight_flops(peaks: dict, kept: int) -> float:
+    "FLOP a token of a LoRA step on a frozen base, decoder-layer weights only: 4 per parameter of the `kept` layers\n    (forward, and backward through the activations), from a perf_report.py report.json's shape."
+    return 4 * peaks["non_embedding_params"] * kept / peaks["layers"]
+
+
 def healing_roofline(peaks_record: str, model_record: str | None = None):
     "bench/healing.py's steady tokens/s as FLOP/s over the matmul peak that `peaks_record` (a perf_report.py report.json\n    of the same lease and machine, with the model's shape) measured: 4 per pruned-model decoder-layer parameter per token\n    (forward, and backward through the activations of a frozen base). With `model_record` (a heal's metadata.json of the\n    same model, for its vocabulary) every matmul of the step counts, as PaLM's model FLOPs without weight gradients: the\n    LM head too (4 * V * d a token) and causal attention (6 * T * d per layer a token: forward 2 T d, backward twice that)."
     def read(d: dict) -> dict:
         p = _load(peaks_record)
-        L, n, hidden = p["layers"], p["non_embedding_params"], p["hidden"]
-        kept, T = L - d["prune_deepest"], d["config"]["seq_len"]
-        flops = 4 * n * kept / L
+        kept, T, hidden = p["layers"] - d["prune_deepest"], d["config"]["seq_len"], p["hidden"]
+        flops = weight_flops(p, kept)
         if model_record: flops += 4 * _load(model_record)["model"]["vocab_size"] * hidden + 6 * kept * T * hidden
         tps = d["results"]["ours"]["tokens_per_s_steady"]
         return dict(value=tps * flops / p["peaks"]["matmul_flops"], model=Path(d["model"]).name, machine=d["device_name"],
@@ -62,10 +66,10 @@ def healing_roofline(peaks_record: str, model_record: str | None = None):
 
 
 def step_profile_roofline(peaks_record: str):
-    "bench/gpu/profile_healing.py's steady tokens/s (`heal` itself, random weights of the model's shape) as FLOP/s over\n    the matmul peak of `peaks_record`, counted as `healing_roofline` counts them: 4 per kept decoder-layer parameter a token."
+    "bench/gpu/profile_healing.py's steady tokens/s (`heal` itself, random weights of the model's shape) as FLOP/s over\n    the matmul peak of `peaks_record`, the FLOPs counted by `weight_flops`."
     def read(d: dict) -> dict:
         p = _load(peaks_record)
-        flops = 4 * p["non_embedding_params"] * d["layers"] / p["layers"]
+        flops = weight_flops(p, d["layers"])
         tps = d["steady_tokens_per_s"]
         return dict(value=tps * flops / p["peaks"]["matmul_flops"], model=f"{Path(d['shape']).name} shape, random weights",
                     machine=d["machine"]["gpus"][0], command="python3 bench/gpu/" + d["command"], tokens_per_s=tps,
