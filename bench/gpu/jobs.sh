@@ -13,14 +13,9 @@ convert() {  # KEY NAME: assemble the carried chunks NAME.gguf.NN, convert them 
   bash bench/gpu/lease.sh model "$1" "$2" && touch "$LP_BASE/$2.ready"
 }
 
-resume_figures() {  # FAMILY OUT [EXTRA]: the figure notebook again on OUT (the sweep resumes every finished point)
-  python3 -c "import sys; from layerprune.cli import main; main(sys.argv[1:])" figures --family "$1" --no-cross-family \
-    --params "{\"out_dir\": \"$2\", \"device\": \"${LP_DEVICE:-cuda}\"${3:+, $3}}"
-}
-
 healed() {  # FAMILY: recompute.sh healed, then up to two resumes of its folder if the process died (CUDA out of memory)
   bash bench/gpu/recompute.sh healed "$1" && return 0
-  for i in 1 2; do echo "== resume $i of $1"; sleep 30; resume_figures "$1" "$LP_RUNS/$1" && return 0; done
+  for i in 1 2; do echo "== resume $i of $1"; sleep 30; bash bench/gpu/recompute.sh resume "$1" && return 0; done
   return 1
 }
 

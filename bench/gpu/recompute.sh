@@ -8,6 +8,8 @@
 #                                                     healed and scored again; every other point and distances.npz
 #                                                     of records/FAMILY are kept
 #   bash bench/gpu/recompute.sh all FAMILY [OUT]       every point, distances and heals included, into an empty OUT
+#   bash bench/gpu/recompute.sh resume FAMILY [OUT]    the figure notebook again on OUT as a killed run left it (the
+#                                                     sweep computes only what is missing)
 # OUT defaults to $LP_RUNS/FAMILY. The figure notebook runs with figures/params/FAMILY.yaml, device cuda; EXTRA (a 4th
 # argument, JSON members) is added to its parameters, and LP_RECORD names another committed run than records/FAMILY.
 # The CPU checks: LP_DEVICE=cpu LP_RUNS=/tmp/rc bash bench/gpu/recompute.sh unhealed smollm2-135m
@@ -21,8 +23,8 @@ out=${3:-$LP_RUNS/$family}
 extra=${4:-}
 rec=${LP_RECORD:-records/$family}
 [ -d "$rec/points" ] || { echo "no committed run $rec/points"; exit 2; }
-mkdir -p "$out"
-[ -z "$(ls -A "$out")" ] || { echo "$out is not empty: give a new folder"; exit 2; }
+if [ "$what" = resume ]; then [ -d "$out" ] || { echo "no run folder $out to resume"; exit 2; }
+else mkdir -p "$out"; [ -z "$(ls -A "$out")" ] || { echo "$out is not empty: give a new folder"; exit 2; }; fi
 case "$what" in
   unhealed)
     cp -r "$rec/points" "$rec/distances.npz" "$rec/config.json" "$out"/
@@ -39,8 +41,8 @@ for p in gone: p.unlink()
 print(f"{len(gone)} healed points without per-question predictions are healed and scored again:", *sorted(p.stem for p in gone))
 PY
     ;;
-  all) ;;
-  *) echo "unknown '$what': use unhealed, healed or all"; exit 2 ;;
+  all|resume) ;;
+  *) echo "unknown '$what': use unhealed, healed, all or resume"; exit 2 ;;
 esac
 python3 -c "import sys; from layerprune.cli import main; main(sys.argv[1:])" figures --family "$family" --no-cross-family \
   --params "{\"out_dir\": \"$out\", \"device\": \"${LP_DEVICE:-cuda}\"${extra:+, $extra}}"
