@@ -257,7 +257,9 @@ def main():
                                                    wall_with_our_data_read=l["wall_seconds"] / (o["wall_seconds"] + o["data_read_seconds"]),
                                                    model_only_wall=l["loglikelihood_wall_seconds"] / o["wall_seconds"])
     print(json.dumps(summary, indent=1, default=str))
-    if args.out: Path(args.out).write_text(json.dumps(summary, indent=1, default=str))
+    if args.out:  # the summary above is printed first: a failed write loses nothing
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(summary, indent=1, default=str))
 
 
 if __name__ == "__main__":

@@ -244,7 +244,8 @@ def main(argv=None):
         import bitsandbytes; bnb = bitsandbytes.__version__
     except ImportError: bnb = None
     report = dict(
-        bench="P4 healing: ours vs HF Trainer", model=args.model, random_weights=args.random_weights,
+        bench="P4 healing: ours vs HF Trainer", command=" ".join(["bench/healing.py", *(sys.argv[1:] if argv is None else argv)]),
+        model=args.model, random_weights=args.random_weights,
         prune_deepest=args.prune_deepest, device=device,
         device_name=torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor() or platform.machine(),
         config=asdict(cfg), text=text, results=results,
