@@ -52,8 +52,8 @@ def weight_flops(peaks: dict, kept: int) -> float:
     return 4 * peaks["non_embedding_params"] * kept / peaks["layers"]
 
 
-def healing_roofline(peaks_record: str, model_record: str | None = None):
-    "bench/healing.py's steady tokens/s as FLOP/s over the matmul peak that `peaks_record` (a perf_report.py report.json\n    of the same lease and machine, with the model's shape) measured: 4 per pruned-model decoder-layer parameter per token\n    (forward, and backward through the activations of a frozen base). With `model_record` (a heal's metadata.json of the\n    same model, for its vocabulary) every matmul of the step counts, as PaLM's model FLOPs without weight gradients: the\n    LM head too (4 * V * d a token) and causal attention (6 * T * d per layer a token: forward 2 T d, backward twice that)."
+def healing_roofline(peaks_record: str, model_record: str | None = None, command: str = "p4"):
+    "bench/healing.py's steady tokens/s as FLOP/s over the matmul peak that `peaks_record` (a perf_report.py report.json\n    of the same lease and machine, with the model's shape) measured: 4 per pruned-model decoder-layer parameter per token\n    (forward, and backward through the activations of a frozen base). With `model_record` (a heal's metadata.json of the\n    same model, for its vocabulary) every matmul of the step counts, as PaLM's model FLOPs without weight gradients: the\n    LM head too (4 * V * d a token) and causal attention (6 * T * d per layer a token: forward 2 T d, backward twice that).\n    `command`: the key in COMMANDS of the run, for a record that does not name its own."
     def read(d: dict) -> dict:
         p = _load(peaks_record)
         kept, T, hidden = p["layers"] - d["prune_deepest"], d["config"]["seq_len"], p["hidden"]
@@ -61,19 +61,8 @@ def healing_roofline(peaks_record: str, model_record: str | None = None):
         if model_record: flops += 4 * _load(model_record)["model"]["vocab_size"] * hidden + 6 * kept * T * hidden
         tps = d["results"]["ours"]["tokens_per_s_steady"]
         return dict(value=tps * flops / p["peaks"]["matmul_flops"], model=Path(d["model"]).name, machine=d["device_name"],
-                    command=COMMANDS["p4"], tokens_per_s=tps, flops_per_token=flops, peaks_record=peaks_record)
-    return read
-
-
-def step_profile_roofline(peaks_record: str):
-    "bench/gpu/profile_healing.py's steady tokens/s (`heal` itself, random weights of the model's shape) as FLOP/s over\n    the matmul peak of `peaks_record`, the FLOPs counted by `weight_flops`."
-    def read(d: dict) -> dict:
-        p = _load(peaks_record)
-        flops = weight_flops(p, d["layers"])
-        tps = d["steady_tokens_per_s"]
-        return dict(value=tps * flops / p["peaks"]["matmul_flops"], model=f"{Path(d['shape']).name} shape, random weights",
-                    machine=d["machine"]["gpus"][0], command="python3 bench/gpu/" + d["command"], tokens_per_s=tps,
-                    flops_per_token=flops, peaks_record=peaks_record, compiled=d.get("compile", False))
+                    command=d.get("command") or COMMANDS[command], tokens_per_s=tps, flops_per_token=flops,
+                    peaks_record=peaks_record)
     return read
 
 
@@ -84,12 +73,12 @@ def eval_json(d: dict) -> dict:
                 questions=d["n_mmlu"], agreement=d["lmeval_hendrycks_prompt"]["agreement_with_ours"])
 
 
-def healing_json(key: str):
-    "bench/healing.py's JSON: ours over the Trainer (`tokens_per_s_steady` or `peak_memory`), with each side's micro batch."
+def healing_json(key: str, command: str = "p4"):
+    "bench/healing.py's JSON: ours over the Trainer (`tokens_per_s_steady` or `peak_memory`), with each side's micro batch;\n    `command` as in `healing_roofline`."
     def read(d: dict) -> dict:
         r = d["results"]
         return dict(value=d["ours_over_trainer"][key], model=f"{Path(d['model']).name}, {d['prune_deepest']} deepest layers removed",
-                    machine=d["device_name"], command=d.get("command") or COMMANDS["p4"],
+                    machine=d["device_name"], command=d.get("command") or COMMANDS[command],
                     micro_batch=dict(ours=r["ours"]["micro_batch"], trainer=r["trainer"]["micro_batch"]),
                     whole_run_ratio=d["ours_over_trainer"]["tokens_per_s"],
                     loss_last20pct=dict(ours=r["ours"]["loss_last20pct"], trainer=r["trainer"]["loss_last20pct"]))
@@ -133,6 +122,7 @@ H200 = "bench/gpu/results/h200_2026-12-01"  # one H200: P3 at 20 a subject and P
 COMMANDS = {"p4": "python3 bench/healing.py --model $LAYERPRUNE_HOME/models/qwen2.5-coder-1.5b --prune-deepest 8 "
                   "--data $LP_DATA/c4/c4-validation.sample-2k.json.gz --steps 40 --seq-len 1024 --batch 16 "
                   "--micro-batch 16 --trainer-micro-batch 8 --rank 16 --out $LP_RUNS/p4/p4.json"}  # as run (bench/gpu/README.md)
+COMMANDS["p4c"] = COMMANDS["p4"].replace("--out $LP_RUNS/p4/p4.json", "--compile --out $LP_RUNS/p4c/p4.json")
 SOURCES = [
     ("P1 overhead", "P1", "one-pass all-(l, n) distances / a plain forward pass", PERF, perf_row("P1", "one-pass"), ("<=", 1.05), "2026-11-25"),
     ("P1 vs peers", "P1", "one pass per n (PruneMe) / one-pass distances", PERF, perf_row("P1", "one pass per n"), (">=", 25), "2026-11-25"),
@@ -144,12 +134,15 @@ SOURCES = [
     ("P2 floor", "P2", "shared-prefix sweep / its floor (deepest)", PERF, perf_row("P2", "naive loop / fast sweep (deepest", "fast_over_floor"), ("<=", 1.2), "2026-11-25"),
     ("P3 20 per subject", "P3", "lm-eval / ours, wall, MMLU 5-shot, 20 questions a subject (1,140)", f"{H200}/p3_report.json", perf_row("P3", "lm-eval / ours"), (">=", 3), "2026-12-01"),
     ("P3 whole set, SmolLM2", "P3", "lm-eval / ours, wall, the whole MMLU test set (14,042)", f"{H200}/p3_smollm2-135m_whole.json", eval_json, (">=", 10), "2026-12-01"),
-    ("P3 whole set, Gemma 3", "P3", "lm-eval / ours, wall, the whole MMLU test set (14,042)", "bench/gpu/results/p3_gemma3-270m_full_mmlu.json", eval_json, (">=", 10), "2026-11-25"),
+    ("P3 whole set, Gemma 3", "P3", "lm-eval / ours, wall, the whole MMLU test set (14,042)", f"{H200}/p3_gemma3-270m_whole.json", eval_json, (">=", 10), "2026-12-01"),
+    ("P3 whole set, Qwen-1.5B", "P3", "lm-eval / ours, wall, the whole MMLU test set (14,042)", f"{H200}/p3_qwen2.5-coder-1.5b_whole.json", eval_json, (">=", 10), "2026-12-01"),
     ("P4 speed", "P4", "ours / HF Trainer + peft + bitsandbytes, steady tokens/s (QLoRA NF4, each at its micro batch within the Trainer's memory)", f"{H200}/p4_healing.json", healing_json("tokens_per_s_steady"), (">=", 1.5), "2026-12-01"),
     ("P4 memory", "P4", "ours / HF Trainer, peak memory", f"{H200}/p4_healing.json", healing_json("peak_memory"), ("<=", 1.0), "2026-12-01"),
     ("healing roofline", "P4", "QLoRA healing FLOP/s (decoder-layer weights only) / measured bf16 matmul peak", f"{H200}/p4_healing.json", healing_roofline(f"{H200}/p3_report.json"), (">=", 0.30), "2026-12-01"),
     ("healing model FLOPs", "P4", "QLoRA healing model FLOP/s (decoder layers, LM head and causal attention) / measured bf16 matmul peak", f"{H200}/p4_healing.json", healing_roofline(f"{H200}/p3_report.json", "records/qwen2.5-coder-1.5b-full/healing/similarity-n006-healed/metadata.json"), (">=", 0.30), "2026-12-01"),
-    ("healing roofline, compiled", "P4", "a heal step's FLOP/s (decoder-layer weights only) / the P4 lease's bf16 matmul peak, HealConfig(compile=True): `heal` on random weights of the P4 shape", f"{H200}/profile_healing_qwen2.5-coder-1.5b_compiled.json", step_profile_roofline(f"{H200}/p3_report.json"), (">=", 0.30), "2026-12-01"),
+    ("P4 speed, compiled", "P4", "ours with HealConfig(compile=True) / HF Trainer + peft + bitsandbytes, steady tokens/s (as P4 speed)", f"{H200}/p4_healing_compiled.json", healing_json("tokens_per_s_steady", "p4c"), (">=", 1.5), "2026-12-01"),
+    ("P4 memory, compiled", "P4", "ours with HealConfig(compile=True) / HF Trainer, peak memory", f"{H200}/p4_healing_compiled.json", healing_json("peak_memory", "p4c"), ("<=", 1.0), "2026-12-01"),
+    ("healing roofline, compiled", "P4", "QLoRA healing FLOP/s (decoder-layer weights only) / measured bf16 matmul peak, HealConfig(compile=True)", f"{H200}/p4_healing_compiled.json", healing_roofline(f"{H200}/p3_report.json", command="p4c"), (">=", 0.30), "2026-12-01"),
     ("P5 main job", "P5", "bash figures/run.sh from a fresh clone on the 2-core CPU, seconds", "bench/p5-results/main_job.json", p5_json, ("<=", 600), None),
     ("P6 prefill, Llama-2-7B", "P6", "prefill tokens/s, 50% of layers removed / unpruned", "bench/gpu/results/p6_payoff/payoff.json", payoff("random llama-2-7b", "bfloat16", 0.5, "prefill"), None, "2026-12-01"),
     ("P6 memory, Llama-2-7B", "P6", "peak memory at 4k context, 50% removed / unpruned", "bench/gpu/results/p6_payoff/payoff.json", payoff("random llama-2-7b", "bfloat16", 0.5, "memory"), None, "2026-12-01"),
