@@ -4,7 +4,7 @@
 
 # %% ../nbs/04a_scoring.ipynb #85be78b4
 from __future__ import annotations
-import contextlib, copy, inspect, math
+import contextlib, copy, functools, inspect, math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -12,18 +12,20 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from tqdm.auto import tqdm
 
 from .models import get_final_norm, get_layers, set_layers
 from .similarity import check_block
 
 # %% auto #0
-__all__ = ['Block', 'ScoringItem', 'model_device', 'length_batches', 'left_pad', 'positions', 'check_items', 'candidate_logits',
-           'reference_candidate_logits', 'cache_kwarg', 'common_prefix_len', 'sliding_window', 'expand_cache',
-           'aligned_cache', 'prefix_groups', 'returned_cache', 'prefix_inputs', 'prefix_batch', 'stacked_prefix_cache',
-           'prefix_candidate_logits', 'suffix_view', 'capture_layer_inputs', 'variant_outputs',
-           'variants_candidate_logits', 'variants_prefix_candidate_logits', 'variant_blocks', 'score',
-           'chunked_lm_loss', 'chunked_loss_parts', 'lm_loss', 'lm_head_size', 'block_losses']
+__all__ = ['SCORING_SDPA_BACKENDS', 'Block', 'ScoringItem', 'scoring_attention', 'model_device', 'length_batches', 'left_pad',
+           'positions', 'check_items', 'candidate_logits', 'reference_candidate_logits', 'cache_kwarg',
+           'common_prefix_len', 'sliding_window', 'expand_cache', 'aligned_cache', 'prefix_groups', 'returned_cache',
+           'prefix_inputs', 'prefix_batch', 'stacked_prefix_cache', 'prefix_candidate_logits', 'suffix_view',
+           'capture_layer_inputs', 'variant_outputs', 'variants_candidate_logits', 'variants_prefix_candidate_logits',
+           'variant_blocks', 'score', 'chunked_lm_loss', 'chunked_loss_parts', 'lm_loss', 'lm_head_size',
+           'block_losses']
 
 # %% ../nbs/04a_scoring.ipynb #f1a7d012
 @dataclass
@@ -34,6 +36,16 @@ class ScoringItem:
     label: int  # index into `candidates` of the right answer
     group: str = ""  # aggregation group (MMLU subject); the prefix cache is shared within (group, shots)
     shots: int = 0  # few-shot examples in the prompt (after any were dropped to fit)
+
+# %% ../nbs/04a_scoring.ipynb #83f69554
+SCORING_SDPA_BACKENDS = (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH)  # all but cuDNN's
+
+def scoring_attention(fn: Callable) -> Callable:
+    "`fn`, run with `scaled_dot_product_attention` limited to `SCORING_SDPA_BACKENDS` (no per-shape cuDNN plans)."
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        with sdpa_kernel(list(SCORING_SDPA_BACKENDS)): return fn(*args, **kwargs)
+    return run
 
 # %% ../nbs/04a_scoring.ipynb #b76fd87b
 def model_device(model) -> torch.device:
@@ -79,6 +91,7 @@ def check_items(items: Sequence[ScoringItem], # items to score in one call
     if len(counts) != 1: raise ValueError(f"Items have different numbers of candidates {sorted(counts)}; score them separately.")
     if any(len(it.input_ids) == 0 for it in items): raise ValueError("An item has no tokens.")
 
+@scoring_attention
 @torch.inference_mode()
 def candidate_logits(model, # any HF-style causal LM: accepts input_ids, attention_mask, position_ids, logits_to_keep
                      items: Sequence[ScoringItem], # what to score
@@ -244,6 +257,7 @@ def _stacked_logits(model, items, groups, out, batch_tokens, max_batch_size, bar
 
 
 # %% ../nbs/04a_scoring.ipynb #a6329b09
+@scoring_attention
 @torch.inference_mode()
 def prefix_candidate_logits(model, # any HF-style causal LM that returns its KV cache
                             items: Sequence[ScoringItem], # what to score; the prefix is shared within (group, shots)
@@ -341,6 +355,7 @@ def variant_outputs(model: nn.Module, # a causal LM of a supported architecture
             yield (s, n), run()
 
 # %% ../nbs/04a_scoring.ipynb #764a6eca
+@scoring_attention
 def variants_candidate_logits(model: nn.Module, # a causal LM of a supported architecture
                               items: Sequence[ScoringItem], # from `eval.mmlu_items` / `eval.boolq_items`
                               variants: Sequence[Block], # blocks (start, n) to remove
@@ -373,6 +388,7 @@ def _variant_cache(full, # the full model's prefix cache
     out.layers = [full.layers[i] if i < resume else variant.layers[i] for i in range(len(full.layers))]
     return out
 
+@scoring_attention
 @torch.inference_mode()
 def variants_prefix_candidate_logits(model: nn.Module, # a causal LM of a supported architecture
                                      items: Sequence[ScoringItem], # prompts sharing a prefix within (group, shots), e.g. `mmlu_items`
