@@ -118,7 +118,7 @@ def p5_json(d: dict) -> dict:
 
 # ---------------------------------------------------------------- the records: one line each
 # (id, benchmark, what, raw record, reader, goal (op, value) or None, date the record was made)
-H200 = "bench/gpu/results/h200_2026-12-01"  # one H200: P3 at 20 a subject and P4 (ablations lease), P1 on a 7B shape and P3 whole set (next lease)
+H200 = "bench/gpu/results/h200_2026-12-01"  # one H200 in each of the day's leases (bench/gpu/README.md: which lease made which record)
 COMMANDS = {"p4": "python3 bench/healing.py --model $LAYERPRUNE_HOME/models/qwen2.5-coder-1.5b --prune-deepest 8 "
                   "--data $LP_DATA/c4/c4-validation.sample-2k.json.gz --steps 40 --seq-len 1024 --batch 16 "
                   "--micro-batch 16 --trainer-micro-batch 8 --rank 16 --out $LP_RUNS/p4/p4.json"}  # as run (bench/gpu/README.md)
