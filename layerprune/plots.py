@@ -537,17 +537,18 @@ def fig5_metrics_vs_fraction(df: pd.DataFrame | str | Path, # results table (or 
         _set_value_axis(ax, metric, values + [unpruned_value(df, metric)])
         ax.set(xlabel=FRAC_LABEL, ylabel=_metric_label(df, metric))
         _frac_axis(ax, float(df["frac"].max()))
-    handles, labels = _unique_handles(axes.ravel())
-    if intervals: handles, labels = handles + [_interval_handle()], labels + [_interval_handle().get_label()]
+    handles, labels = _unique_handles(axes.ravel(), intervals)
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4))
     budget = healing_budget(df)
     fig.suptitle(f"{family} (L = {int(df['L'].max())})" + (f"; healed: {budget}" if budget else ""))
     return fig
 
-def _unique_handles(axes) -> tuple[list, list]:
+def _unique_handles(axes, interval: bool = False) -> tuple[list, list]:
+    "The first handle of each label over `axes`; with `interval`, the 95% interval's patch last."
     seen = {}
     for ax in axes:
         for h, l in zip(*ax.get_legend_handles_labels()): seen.setdefault(l, h)
+    if interval: seen.setdefault((patch := _interval_handle()).get_label(), patch)
     return list(seen.values()), list(seen.keys())
 
 # %% ../nbs/07_plots.ipynb #63bfc02c
@@ -749,8 +750,7 @@ def fig7_fewshot_ablation(df: pd.DataFrame | str | Path, # few-shot ablation tab
         _ablation_reference(ax, df, metric, unpruned=False)  # each curve starts at the unpruned model, k shots
         _set_value_axis(ax, metric, values)
         _ablation_frac_axis(ax, float(df["frac"].max()))
-    handles, labels = _unique_handles(axes.ravel())
-    fig.legend([*handles, _interval_handle()], [*labels, _interval_handle().get_label()], loc="outside lower center", ncol=3)
+    fig.legend(*_unique_handles(axes.ravel(), interval=True), loc="outside lower center", ncol=3)
     left.set(title=f"{k}-shot, {df[order_col].nunique()} orderings", ylabel=METRIC_LABELS.get(metric, metric))
     right.set_title("number of shots (mean over orderings)")
     fig.suptitle(family)
@@ -777,8 +777,7 @@ def _per_value_ablation(df, family, col, what, legend, metrics, sequential) -> F
         _set_value_axis(ax, metric, drawn)
         _ablation_frac_axis(ax, xmax + dodge)
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-    handles, labels = _unique_handles(axes.ravel())
-    fig.legend([*handles, _interval_handle()], [*labels, _interval_handle().get_label()], loc="outside lower center", ncol=3)
+    fig.legend(*_unique_handles(axes.ravel(), interval=True), loc="outside lower center", ncol=3)
     fig.suptitle("\n".join(filter(None, [f"{family}: {what}", _ablation_budget(df)])))
     return fig
 
