@@ -106,6 +106,9 @@ def run_lmeval(args, work: Path, tasks: list[str], num_fewshot, label: str) -> d
     return r
 
 
+NEAR_TIE_NATS = (0.0625, 0.125, 0.25, 0.5)  # tolerances reported; the widest bounds a differing answer in P3 (bench/summary.py)
+
+
 def lmeval_mmlu_summary(r: dict, tasks: list[str], ours) -> dict:
     preds = [p for t in tasks for p in r["tasks"][t]["predictions"]]
     targets = [p for t in tasks for p in r["tasks"][t]["targets"]]
@@ -114,18 +117,23 @@ def lmeval_mmlu_summary(r: dict, tasks: list[str], ours) -> dict:
     per = [sum(p == y for p, y in zip(r["tasks"][t]["predictions"], r["tasks"][t]["targets"])) / r["tasks"][t]["n"] for t in tasks]
     agree = sum(p == q for p, q in zip(preds, ours.predictions)) / len(preds)
     loglik = [l for t in tasks for l in r["tasks"][t]["loglik"]]
+    subject = [t.split("_", 2)[2] for t in tasks for _ in range(r["tasks"][t]["n"])]  # lp_<variant>_<subject>
+    gaps = disagreement_gaps(preds, loglik, ours)
+    far = [dict(question=i, subject=subject[i], ours=ours.predictions[i], lmeval=preds[i], gap=round(g, 4))
+           for i, g in gaps.items() if g > NEAR_TIE_NATS[1]]
     return dict(accuracy=acc, macro_accuracy=sum(per) / len(per), agreement_with_ours=agree,
-                disagreements_beyond_near_ties=near_ties(preds, loglik, ours), **lmeval_times(r))
+                disagreements_beyond_near_ties={str(t): sum(g > t for g in gaps.values()) for t in NEAR_TIE_NATS},
+                disagreements_beyond_eighth_nat=far, **lmeval_times(r))
 
 
-def near_ties(preds, loglik, ours, tols=(0.0625, 0.125, 0.25, 0.5)) -> dict:
-    "Per tolerance (nats): disagreements where ours or lm-eval prefers its own answer by more than it (not a near-tie)."
-    gaps = []
+def disagreement_gaps(preds, loglik, ours) -> dict[int, float]:
+    "Per question where ours and lm-eval differ: by how much (nats) ours or lm-eval prefers its own answer, the larger."
+    gaps = {}
     for i, (p, q) in enumerate(zip(preds, ours.predictions)):
         if p == q: continue
         ol = ours.logits[i]
-        gaps.append(max(float(ol[q] - ol[p]), loglik[i][p] - loglik[i][q]))  # the same softmax: logit gaps = log-lik gaps
-    return {str(t): sum(g > t for g in gaps) for t in tols}
+        gaps[i] = max(float(ol[q] - ol[p]), loglik[i][p] - loglik[i][q])  # the same softmax: logit gaps = log-lik gaps
+    return gaps
 
 
 def lmeval_times(r: dict) -> dict:

@@ -23,3 +23,21 @@ def test_bench_has_scripts_and_documents():
 def test_no_machine_folders(path):
     bad = [f"{i}: {line.strip()}" for i, line in enumerate(path.read_text().splitlines(), 1) if any(m in line for m in MACHINE)]
     assert not bad, f"{path.relative_to(ROOT)} names machine folders (use $LP_BASE, $LP_DATA, $LAYERPRUNE_HOME):\n" + "\n".join(bad)
+
+
+def test_lmeval_summary_counts_and_lists_the_far_disagreements():
+    import importlib.util
+    from types import SimpleNamespace
+    import torch
+    spec = importlib.util.spec_from_file_location("bench_eval", ROOT / "bench" / "eval.py")
+    be = importlib.util.module_from_spec(spec); spec.loader.exec_module(be)
+    tasks = {"lp_hendrycks_anatomy": dict(predictions=[0, 1], targets=[0, 1], n=2, loglik=[[-1, -2, -3, -4], [-1.05, -1, -3, -4]]),
+             "lp_hendrycks_world_religions": dict(predictions=[2], targets=[3], n=1, loglik=[[-5, -5, -1, -5]])}
+    r = dict(tasks=tasks, eval_seconds=10.0, eval_cpu_seconds=9.0, loglikelihood_seconds=8.0, loglikelihood_cpu_seconds=7.0,
+             load_seconds=1.0, batch_size="4", torch_threads=2)
+    # ours: question 1 prefers A by 0.02 where lm-eval prefers B by 0.05 (a near-tie); question 2: D by 2, lm-eval C by 4
+    ours = SimpleNamespace(labels=[0, 1, 3], predictions=[0, 0, 3], logits=torch.tensor([[3., 1, 0, 0], [1., .98, 0, 0], [0, 0, 0, 2.]]))
+    s = be.lmeval_mmlu_summary(r, list(tasks), ours)
+    assert s["agreement_with_ours"] == pytest.approx(1 / 3) and s["accuracy"] == pytest.approx(2 / 3)
+    assert s["disagreements_beyond_near_ties"] == {"0.0625": 1, "0.125": 1, "0.25": 1, "0.5": 1}
+    assert s["disagreements_beyond_eighth_nat"] == [dict(question=2, subject="world_religions", ours=3, lmeval=2, gap=4.0)]

@@ -58,3 +58,18 @@ def test_portable_commands_and_markers():
     assert sm.portable("python3 bench/eval.py --model /root/lp/home/models/q --data /root/lp/data --out /tmp/x7/out/p3_20/p3.json") == \
         "python3 bench/eval.py --model $LAYERPRUNE_HOME/models/q --data $LP_DATA --out $LP_RUNS/p3_20/p3.json"
     with pytest.raises(ValueError, match="markers"): sm.readme_block("# no table")
+
+
+def test_p3_goal_needs_the_answers_within_near_ties(tmp_path, monkeypatch):
+    sm = load_summary()
+    lm = dict(speedup_of_ours=dict(wall=12.0), agreement_with_ours=0.9, disagreements_beyond_near_ties={"0.125": 9, "0.5": 0})
+    rec = dict(model="$LAYERPRUNE_HOME/models/m", machine=dict(cuda="H200", cpu="x86_64"), command="bench/eval.py",
+               n_mmlu=3, date="2026-12-01", lmeval_hendrycks_prompt=lm)
+    monkeypatch.setattr(sm, "ROOT", tmp_path)
+    (tmp_path / "ok.json").write_text(json.dumps(rec))
+    lm["disagreements_beyond_near_ties"] = {"0.125": 9, "0.5": 2}
+    (tmp_path / "far.json").write_text(json.dumps(rec))
+    ok, far = (sm.entry("P3", "P3", "x", f, sm.eval_json, (">=", 10), None) for f in ("ok.json", "far.json"))
+    assert (ok["value"], ok["met"], ok["beyond_near_ties"]) == (12.0, True, dict(nats=0.5, answers=0))
+    assert (far["value"], far["met"], far["beyond_near_ties"]) == (12.0, False, dict(nats=0.5, answers=2))
+    assert sm._cell(far) == "12 (2 answers beyond 0.5 nat)" and sm._cell(ok) == "12"
