@@ -1,6 +1,15 @@
-"""Which attention backend changes the MMLU scorer's answers: the whole test set scored with each SDPA backend set.
-    OUT=... LP_DATA=... MODEL=... python3 bench/gpu/p3_backends.py   (writes $OUT/backends.json)"""
-import json, os, sys, time
+"""Which attention backend changes the MMLU scorer's answers (issue 19, P3): the whole test set scored by
+`scoring.prefix_candidate_logits` under each set of SDPA backends, in bf16, against the same scoring in float32 with
+the math backend (the reference); then the questions where a bf16 set is far from the reference, scored one prompt at
+a time without padding (`scoring.reference_candidate_logits`, lm-eval's way) in bf16 with every backend allowed.
+
+    OUT=... LP_DATA=... MODEL=... python3 bench/gpu/p3_backends.py   # writes $OUT/backends.json after every step
+    LIMIT=2 MODEL=$HOME/.cache/layerprune/models/smollm2-135m LP_DATA=../shared/data DEV=cpu python bench/gpu/p3_backends.py
+
+Also records why PyTorch refuses memory-efficient attention for the model's inputs, if it does (its warnings).
+"""
+import json, os, sys, time, warnings
+from collections import Counter
 from pathlib import Path
 import torch
 from torch.nn.attention import SDPBackend as B
@@ -9,36 +18,73 @@ import eval as bev
 from layerprune import eval as ev, scoring as sc
 from layerprune.models import load_model, load_tokenizer
 
-data, model_dir, out = Path(os.environ["LP_DATA"]), os.environ["MODEL"], Path(os.environ.get("OUT", "."))
-subs = bev.all_subjects(data)
-test = ev.select_mmlu([q for s in subs for q in bev.read_mmlu(data, "test", s)], None, 0)
-dev = [q for s in subs for q in bev.read_mmlu(data, "dev", s)]
-tok = load_tokenizer(model_dir)
-items = ev.mmlu_items(tok, test, dev, 5, None)
-res, logits = dict(n=len(items)), {}
-for dtype in ("bfloat16", "float32"):
-    model = load_model(model_dir, dtype=getattr(torch, dtype), device_map="cuda")
-    win = sc.sliding_window(model); res["window"] = win
-    for name, backends in (("no_cudnn", (B.FLASH_ATTENTION, B.EFFICIENT_ATTENTION, B.MATH)), ("with_cudnn", (B.CUDNN_ATTENTION, B.FLASH_ATTENTION, B.EFFICIENT_ATTENTION, B.MATH)),
-                           ("efficient", (B.EFFICIENT_ATTENTION,)), ("math", (B.MATH,))):
-        if dtype == "float32" and name != "math": continue
-        sc.SCORING_SDPA_BACKENDS = backends
+SETS = {"no_cudnn": sc.SCORING_SDPA_BACKENDS, "with_cudnn": (B.CUDNN_ATTENTION, *sc.SCORING_SDPA_BACKENDS), "math": (B.MATH,)}
+FAR = 0.5  # nats: a bf16 answer this far from the reference's is not a near-tie (bench/eval.py's widest tolerance)
+
+
+def mmlu_items(model_dir: str, data: Path, limit: int | None):
+    "The whole test set's scoring items (or `limit` a subject), in bench/eval.py's order."
+    test = ev.select_mmlu([q for s in bev.all_subjects(data) for q in bev.read_mmlu(data, "test", s)], limit, 0)
+    dev = [q for s in bev.all_subjects(data) for q in bev.read_mmlu(data, "dev", s)]
+    return ev.mmlu_items(load_tokenizer(model_dir), test, dev, 5, None)
+
+
+def scored(model, items, backends, **kw) -> tuple[torch.Tensor, float]:
+    "`scoring.prefix_candidate_logits` of `items` with its attention limited to `backends`, and the seconds it took."
+    saved, sc.SCORING_SDPA_BACKENDS = sc.SCORING_SDPA_BACKENDS, backends  # `scoring_attention` reads it at each call
+    try:
         t = time.perf_counter()
-        for prefix in (True, False):
-            key = f"{dtype}/{name}/{'prefix' if prefix else 'whole'}"
-            if not prefix and name not in ("no_cudnn", "math"): continue
-            f = sc.prefix_candidate_logits if prefix else sc.candidate_logits
-            try: logits[key] = f(model, items, 65536, progress=False).float()
-            except RuntimeError as e: res[key] = dict(error=str(e)[:200]); print(key, res[key], flush=True); continue
-            res[key] = dict(seconds=time.perf_counter() - t, nan_rows=int(torch.isnan(logits[key]).any(1).sum()))
-            print(key, res[key], flush=True)
-    del model; torch.cuda.empty_cache()
-ref = logits["float32/math/prefix"]
-long_ = torch.tensor([len(it.input_ids) > (win or 10**9) for it in items])
-labels = torch.tensor([it.label for it in items])
-for key, l in logits.items():  # every scoring that ran
-    diff = (l - ref).abs().max(1).values
-    res[key] |= dict(acc=float((l.argmax(1) == labels).float().mean()), agree_f32_math=float((l.argmax(1) == ref.argmax(1)).float().mean()),
-                     max_abs_diff=float(diff.nan_to_num(1e9).max()), rows_diff_gt_1=int((diff.nan_to_num(1e9) > 1).sum()),
-                     rows_diff_gt_1_long=int(((diff.nan_to_num(1e9) > 1) & long_).sum()), n_long=int(long_.sum()))
-print(json.dumps(res, indent=1)); out.mkdir(parents=True, exist_ok=True); (out / "backends.json").write_text(json.dumps(res, indent=1))
+        out = sc.prefix_candidate_logits(model, items, **kw)
+        if torch.cuda.is_available(): torch.cuda.synchronize()
+        return out.float(), time.perf_counter() - t
+    finally: sc.SCORING_SDPA_BACKENDS = saved
+
+
+def why_not_efficient(model, items) -> list[str]:
+    "PyTorch's reasons for refusing memory-efficient attention on one batch of these items (empty if it runs)."
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try: scored(model, items[:4], (B.EFFICIENT_ATTENTION,), batch_tokens=65536, progress=False); return []
+        except RuntimeError as e: return [str(w.message)[:300] for w in caught if "kernel" in str(w.message).lower()
+                                         or "requires" in str(w.message)] + [str(e)[:200]]
+
+
+def far_from(ref: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    "Rows whose answer differs from the reference's and which either side prefers by more than FAR nats."
+    r, p = ref.argmax(1), x.argmax(1)
+    rows = torch.arange(len(ref))
+    gap = torch.maximum(ref[rows, r] - ref[rows, p], x[rows, p] - x[rows, r])
+    return (r != p) & (gap > FAR)
+
+
+def main():
+    data, model_dir, out = Path(os.environ["LP_DATA"]), os.environ["MODEL"], Path(os.environ.get("OUT", "."))
+    dev, limit = os.environ.get("DEV", "cuda"), int(os.environ.get("LIMIT", "0")) or None
+    out.mkdir(parents=True, exist_ok=True)
+    items = mmlu_items(model_dir, data, limit)
+    res, logits = dict(model=Path(model_dir).name, n=len(items), far_nats=FAR, torch=torch.__version__), {}
+    save = lambda: (out / "backends.json").write_text(json.dumps(res, indent=1))  # after every step: nothing finished is lost
+    model = load_model(model_dir, dtype=torch.float32, device_map=dev)
+    logits["float32/math"], secs = scored(model, items, SETS["math"], batch_tokens=65536, progress=False)
+    res["float32/math"] = dict(seconds=secs); save()
+    model = load_model(model_dir, dtype=torch.bfloat16, device_map=dev)
+    res["window"], res["why_not_efficient"] = sc.sliding_window(model), why_not_efficient(model, items); save()
+    ref, subject = logits["float32/math"], [it.group for it in items]
+    for name, backends in SETS.items():
+        logits[name], secs = scored(model, items, backends, batch_tokens=65536, progress=False)
+        far = far_from(ref, logits[name])
+        res[f"bfloat16/{name}"] = dict(seconds=secs, agree=float((logits[name].argmax(1) == ref.argmax(1)).float().mean()), far=int(far.sum()),
+                                       far_by_subject=dict(Counter(subject[i] for i in far.nonzero().flatten().tolist())))
+        print(name, res[f"bfloat16/{name}"], flush=True); save()
+    rows = sorted({int(i) for name in SETS for i in far_from(ref, logits[name]).nonzero().flatten()})[:200]
+    if rows:  # lm-eval's way on the far questions: one unpadded prompt at a time, every backend allowed (cuDNN first on an H200)
+        one = sc.reference_candidate_logits(model, [items[i] for i in rows]).float()
+        res["one_at_a_time"] = dict(rows=len(rows), far_from_reference=int(far_from(ref[rows], one).sum()),
+                                    agrees_with={name: float((one.argmax(1) == logits[name][rows].argmax(1)).float().mean()) for name in SETS})
+        logits["one_at_a_time"] = one
+    save(); torch.save(dict(logits=logits, rows=rows), out / "backends_logits.pt")
+    print(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
