@@ -4,6 +4,8 @@ the math backend (the reference); then the questions where a bf16 set is far fro
 a time without padding (`scoring.reference_candidate_logits`, lm-eval's way) in bf16 with every backend allowed.
 
     OUT=... LP_DATA=... MODEL=... python3 bench/gpu/p3_backends.py   # writes $OUT/backends.json after every step
+    SUBJECTS=high_school_european_history LIMIT=12 DEV=cpu MODEL=$HOME/.cache/layerprune/models/gemma3-270m \
+        LP_DATA=../shared/data OUT=/tmp/b python bench/gpu/p3_backends.py      # bench/eval-results/backends_*_cpu_*.json
     LIMIT=2 MODEL=$HOME/.cache/layerprune/models/smollm2-135m LP_DATA=../shared/data DEV=cpu python bench/gpu/p3_backends.py
 
 Also records why PyTorch refuses memory-efficient attention for the model's inputs, if it does (its warnings).
@@ -22,10 +24,10 @@ SETS = {"no_cudnn": sc.SCORING_SDPA_BACKENDS, "with_cudnn": (B.CUDNN_ATTENTION, 
 FAR = 0.5  # nats: a bf16 answer this far from the reference's is not a near-tie (bench/eval.py's widest tolerance)
 
 
-def mmlu_items(model_dir: str, data: Path, limit: int | None):
-    "The whole test set's scoring items (or `limit` a subject), in bench/eval.py's order."
-    test = ev.select_mmlu([q for s in bev.all_subjects(data) for q in bev.read_mmlu(data, "test", s)], limit, 0)
-    dev = [q for s in bev.all_subjects(data) for q in bev.read_mmlu(data, "dev", s)]
+def mmlu_items(model_dir: str, data: Path, limit: int | None, subjects: list[str]):
+    "The test set's scoring items (`limit` a subject, None: all) of `subjects`, in bench/eval.py's order."
+    test = ev.select_mmlu([q for s in subjects for q in bev.read_mmlu(data, "test", s)], limit, 0)
+    dev = [q for s in subjects for q in bev.read_mmlu(data, "dev", s)]
     return ev.mmlu_items(load_tokenizer(model_dir), test, dev, 5, None)
 
 
@@ -49,20 +51,26 @@ def why_not_efficient(model, items) -> list[str]:
                                          or "requires" in str(w.message)] + [str(e)[:200]]
 
 
+def gaps(ref: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    "Per row: by how much (nats) the reference or `x` prefers its own answer over the other's (0 where they agree)."
+    r, p, rows = ref.argmax(1), x.argmax(1), torch.arange(len(ref))
+    return torch.maximum(ref[rows, r] - ref[rows, p], x[rows, p] - x[rows, r])
+
+
 def far_from(ref: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    "Rows whose answer differs from the reference's and which either side prefers by more than FAR nats."
-    r, p = ref.argmax(1), x.argmax(1)
-    rows = torch.arange(len(ref))
-    gap = torch.maximum(ref[rows, r] - ref[rows, p], x[rows, p] - x[rows, r])
-    return (r != p) & (gap > FAR)
+    "Rows whose answer differs from the reference's by more than FAR nats (not a near-tie)."
+    return gaps(ref, x) > FAR
 
 
 def main():
     data, model_dir, out = Path(os.environ["LP_DATA"]), os.environ["MODEL"], Path(os.environ.get("OUT", "."))
     dev, limit = os.environ.get("DEV", "cuda"), int(os.environ.get("LIMIT", "0")) or None
+    subjects = os.environ["SUBJECTS"].split(",") if os.environ.get("SUBJECTS") else bev.all_subjects(data)
     out.mkdir(parents=True, exist_ok=True)
-    items = mmlu_items(model_dir, data, limit)
-    res, logits = dict(model=Path(model_dir).name, n=len(items), far_nats=FAR, torch=torch.__version__), {}
+    items = mmlu_items(model_dir, data, limit, subjects)
+    res = dict(model=Path(model_dir).name, n=len(items), limit=limit, subjects=len(subjects) if len(subjects) > 3 else subjects,
+               device=torch.cuda.get_device_name(0) if dev.startswith("cuda") else dev, far_nats=FAR, torch=torch.__version__)
+    logits = {}
     save = lambda: (out / "backends.json").write_text(json.dumps(res, indent=1))  # after every step: nothing finished is lost
     model = load_model(model_dir, dtype=torch.float32, device_map=dev)
     logits["float32/math"], secs = scored(model, items, SETS["math"], batch_tokens=65536, progress=False)
@@ -73,7 +81,8 @@ def main():
     for name, backends in SETS.items():
         logits[name], secs = scored(model, items, backends, batch_tokens=65536, progress=False)
         far = far_from(ref, logits[name])
-        res[f"bfloat16/{name}"] = dict(seconds=secs, agree=float((logits[name].argmax(1) == ref.argmax(1)).float().mean()), far=int(far.sum()),
+        res[f"bfloat16/{name}"] = dict(seconds=secs, agree=float((logits[name].argmax(1) == ref.argmax(1)).float().mean()),
+                                       max_logit_diff=float((logits[name] - ref).abs().max()), max_gap=float(gaps(ref, logits[name]).max()), far=int(far.sum()),
                                        far_by_subject=dict(Counter(subject[i] for i in far.nonzero().flatten().tolist())))
         print(name, res[f"bfloat16/{name}"], flush=True); save()
     rows = sorted({int(i) for name in SETS for i in far_from(ref, logits[name]).nonzero().flatten()})[:200]
