@@ -38,13 +38,16 @@ class ScoringItem:
     shots: int = 0  # few-shot examples in the prompt (after any were dropped to fit)
 
 # %% ../nbs/04a_scoring.ipynb #83f69554
-SCORING_SDPA_BACKENDS = (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH)  # all but cuDNN's
+SCORING_SDPA_BACKENDS = (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,  # tried in this order
+                         SDPBackend.CUDNN_ATTENTION, SDPBackend.MATH)
 
 def scoring_attention(fn: Callable) -> Callable:
-    "`fn`, run with `scaled_dot_product_attention` limited to `SCORING_SDPA_BACKENDS` (no per-shape cuDNN plans)."
+    "`fn`, run with `scaled_dot_product_attention` trying `SCORING_SDPA_BACKENDS` in their order (cuDNN's only where flash and memory-efficient attention cannot serve)."
     @functools.wraps(fn)
     def run(*args, **kwargs):
-        with sdpa_kernel(list(SCORING_SDPA_BACKENDS)): return fn(*args, **kwargs)
+        try: kernels = sdpa_kernel(list(SCORING_SDPA_BACKENDS), set_priority=True)
+        except TypeError: kernels = sdpa_kernel(list(SCORING_SDPA_BACKENDS))  # torch < 2.6: PyTorch's order
+        with kernels: return fn(*args, **kwargs)
     return run
 
 # %% ../nbs/04a_scoring.ipynb #b76fd87b

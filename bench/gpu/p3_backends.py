@@ -1,5 +1,5 @@
 """Which attention backend changes the MMLU scorer's answers (issue 19, P3): the whole test set scored by
-`scoring.prefix_candidate_logits` under each set of SDPA backends, in bf16, against the same scoring in float32 with
+`scoring.prefix_candidate_logits` under each ordered set of SDPA backends, in bf16, against the same scoring in float32 with
 the math backend (the reference); then the questions where a bf16 set is far from the reference, scored one prompt at
 a time without padding (`scoring.reference_candidate_logits`, lm-eval's way) in bf16 with every backend allowed.
 
@@ -20,7 +20,11 @@ import eval as bev
 from layerprune import eval as ev, scoring as sc
 from layerprune.models import load_model, load_tokenizer
 
-SETS = {"no_cudnn": sc.SCORING_SDPA_BACKENDS, "with_cudnn": (B.CUDNN_ATTENTION, *sc.SCORING_SDPA_BACKENDS), "math": (B.MATH,)}
+SETS = {  # each tried in its order
+    "scorers": sc.SCORING_SDPA_BACKENDS,  # the library's
+    "no_cudnn": (B.FLASH_ATTENTION, B.EFFICIENT_ATTENTION, B.MATH),  # the scorers of commit 0a1dc88
+    "cudnn_first": (B.CUDNN_ATTENTION, B.FLASH_ATTENTION, B.EFFICIENT_ATTENTION, B.MATH),  # PyTorch 2.11's own on an H200
+    "math": (B.MATH,)}
 FAR = 0.5  # nats: a bf16 answer this far from the reference's is not a near-tie (bench/eval.py's widest tolerance)
 
 
