@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import torch
 
+from .models import text_config
 from .scoring import ScoringItem, block_losses, lm_head_size, model_device, score
 
 # %% auto #0
@@ -191,9 +192,7 @@ def model_info(model) -> dict:
 
 def model_max_length(model) -> int | None:
     "The context length of `model` (`max_position_embeddings`), None if its config does not say."
-    cfg = getattr(model, "config", None)
-    if cfg is not None and hasattr(cfg, "get_text_config"): cfg = cfg.get_text_config(decoder=True)
-    return getattr(cfg, "max_position_embeddings", None)
+    return getattr(text_config(model), "max_position_embeddings", None)
 
 def select(records: Sequence, # records to choose from
            limit: int | None, # how many to keep; None keeps all

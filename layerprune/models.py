@@ -14,10 +14,10 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 
 # %% auto #0
 __all__ = ['ARCHITECTURES', 'PAPER_CONFIGS', 'ArchSpec', 'UnsupportedArchitectureError', 'arch_spec', 'get_submodule',
-           'get_layers', 'set_layers', 'get_final_norm', 'num_layers', 'mlp_module_names', 'tiny_config', 'tiny_model',
-           'tiny_checkpoint', 'compiled_layers', 'use_training_kernels', 'nf4_config', 'load_config', 'load_model',
-           'load_tokenizer', 'parameter_count', 'cpu_flags', 'native_bf16_cpu', 'default_dtype', 'machine_class',
-           'resolve_device', 'paper_config', 'random_model']
+           'get_layers', 'set_layers', 'get_final_norm', 'num_layers', 'mlp_module_names', 'text_config', 'tiny_config',
+           'tiny_model', 'tiny_checkpoint', 'compiled_layers', 'use_training_kernels', 'nf4_config', 'load_config',
+           'load_model', 'load_tokenizer', 'parameter_count', 'cpu_flags', 'native_bf16_cpu', 'default_dtype',
+           'machine_class', 'resolve_device', 'paper_config', 'random_model']
 
 # %% ../nbs/00_models.ipynb #d77daf78
 @dataclass(frozen=True)
@@ -90,6 +90,12 @@ def num_layers(model: PreTrainedModel) -> int:
 def mlp_module_names(model: PreTrainedModel) -> list[str]:
     "Suffixes naming the MLP linears, as peft `target_modules` expects them."
     return list(arch_spec(model).mlp)
+
+# %% ../nbs/00_models.ipynb #012e29da
+def text_config(model: nn.Module) -> PretrainedConfig | None:
+    "The decoder's config of `model` (the text part of a multimodal one); None for a module without a config."
+    cfg = getattr(model, "config", None)
+    return cfg.get_text_config(decoder=True) if hasattr(cfg, "get_text_config") else cfg
 
 # %% ../nbs/00_models.ipynb #25601882
 def tiny_config(model_type: str, # one of `ARCHITECTURES`
