@@ -15,17 +15,17 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from tqdm.auto import tqdm
 
-from .models import get_final_norm, get_layers, set_layers
+from .models import get_final_norm, get_layers, set_layers, text_config
 from .similarity import check_block
 
 # %% auto #0
-__all__ = ['SCORING_SDPA_BACKENDS', 'Block', 'ScoringItem', 'scoring_attention', 'model_device', 'length_batches', 'left_pad',
-           'positions', 'check_items', 'candidate_logits', 'reference_candidate_logits', 'cache_kwarg',
-           'common_prefix_len', 'sliding_window', 'expand_cache', 'aligned_cache', 'prefix_groups', 'returned_cache',
-           'prefix_inputs', 'prefix_batch', 'stacked_prefix_cache', 'prefix_candidate_logits', 'suffix_view',
-           'capture_layer_inputs', 'variant_outputs', 'variants_candidate_logits', 'variants_prefix_candidate_logits',
-           'variant_blocks', 'score', 'chunked_lm_loss', 'chunked_loss_parts', 'lm_loss', 'lm_head_size',
-           'block_losses']
+__all__ = ['SCORING_SDPA_BACKENDS', 'ONE_KV_HEAD_SDPA_BACKENDS', 'Block', 'ScoringItem', 'scoring_backends', 'scoring_attention',
+           'model_device', 'length_batches', 'left_pad', 'positions', 'check_items', 'candidate_logits',
+           'reference_candidate_logits', 'cache_kwarg', 'common_prefix_len', 'sliding_window', 'expand_cache',
+           'aligned_cache', 'prefix_groups', 'returned_cache', 'prefix_inputs', 'prefix_batch', 'stacked_prefix_cache',
+           'prefix_candidate_logits', 'suffix_view', 'capture_layer_inputs', 'variant_outputs',
+           'variants_candidate_logits', 'variants_prefix_candidate_logits', 'variant_blocks', 'score',
+           'chunked_lm_loss', 'chunked_loss_parts', 'lm_loss', 'lm_head_size', 'block_losses']
 
 # %% ../nbs/04a_scoring.ipynb #f1a7d012
 @dataclass
@@ -40,14 +40,22 @@ class ScoringItem:
 # %% ../nbs/04a_scoring.ipynb #83f69554
 SCORING_SDPA_BACKENDS = (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,  # tried in this order
                          SDPBackend.CUDNN_ATTENTION, SDPBackend.MATH)
+ONE_KV_HEAD_SDPA_BACKENDS = (SDPBackend.FLASH_ATTENTION, SDPBackend.MATH)  # one key/value head: no stride-0 keys to meff
+
+def scoring_backends(model: nn.Module) -> tuple[SDPBackend, ...]:
+    "The attention backends the scorers try for `model`, in order: `ONE_KV_HEAD_SDPA_BACKENDS` for multi-query attention."
+    cfg = text_config(model)
+    kv, heads = getattr(cfg, "num_key_value_heads", None), getattr(cfg, "num_attention_heads", None)
+    return ONE_KV_HEAD_SDPA_BACKENDS if kv == 1 and heads not in (None, 1) else SCORING_SDPA_BACKENDS
 
 def scoring_attention(fn: Callable) -> Callable:
-    "`fn`, run with `scaled_dot_product_attention` trying `SCORING_SDPA_BACKENDS` in their order (cuDNN's only where flash and memory-efficient attention cannot serve)."
+    "`fn(model, ...)`, run with `scaled_dot_product_attention` trying `scoring_backends(model)` in their order."
     @functools.wraps(fn)
-    def run(*args, **kwargs):
-        try: kernels = sdpa_kernel(list(SCORING_SDPA_BACKENDS), set_priority=True)
-        except TypeError: kernels = sdpa_kernel(list(SCORING_SDPA_BACKENDS))  # torch < 2.6: PyTorch's order
-        with kernels: return fn(*args, **kwargs)
+    def run(model, *args, **kwargs):
+        order = list(scoring_backends(model))
+        try: kernels = sdpa_kernel(order, set_priority=True)
+        except TypeError: kernels = sdpa_kernel(order)  # torch < 2.6: PyTorch's order
+        with kernels: return fn(model, *args, **kwargs)
     return run
 
 # %% ../nbs/04a_scoring.ipynb #b76fd87b
@@ -144,9 +152,8 @@ def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
 
 def sliding_window(model) -> int | None:
     "The sliding attention window of `model`'s layers, None where every layer attends to all tokens."
-    cfg = getattr(model, "config", None)
+    cfg = text_config(model)
     if cfg is None: return None
-    if hasattr(cfg, "get_text_config"): cfg = cfg.get_text_config(decoder=True)
     window, types = getattr(cfg, "sliding_window", None), getattr(cfg, "layer_types", None)
     if not window or getattr(cfg, "use_sliding_window", True) is False: return None
     if types is not None and not any("sliding" in t for t in types): return None

@@ -21,7 +21,7 @@ from layerprune import eval as ev, scoring as sc
 from layerprune.models import load_model, load_tokenizer
 
 SETS = {  # each tried in its order
-    "scorers": sc.SCORING_SDPA_BACKENDS,  # the library's
+    "scorers": None,  # the library's for the model (`scoring.scoring_backends`)
     "no_cudnn": (B.FLASH_ATTENTION, B.EFFICIENT_ATTENTION, B.MATH),  # the scorers of commit 0a1dc88
     "cudnn_first": (B.CUDNN_ATTENTION, B.FLASH_ATTENTION, B.EFFICIENT_ATTENTION, B.MATH),  # PyTorch 2.11's own on an H200
     "math": (B.MATH,)}
@@ -36,14 +36,31 @@ def mmlu_items(model_dir: str, data: Path, limit: int | None, subjects: list[str
 
 
 def scored(model, items, backends, **kw) -> tuple[torch.Tensor, float]:
-    "`scoring.prefix_candidate_logits` of `items` with its attention limited to `backends`, and the seconds it took."
-    saved, sc.SCORING_SDPA_BACKENDS = sc.SCORING_SDPA_BACKENDS, backends  # `scoring_attention` reads it at each call
+    "`scoring.prefix_candidate_logits` of `items` trying `backends` in order (None: the library's), and its seconds."
+    saved = sc.scoring_backends
+    if backends is not None: sc.scoring_backends = lambda model: backends  # `scoring_attention` looks it up at each call
     try:
         t = time.perf_counter()
         out = sc.prefix_candidate_logits(model, items, **kw)
         if torch.cuda.is_available(): torch.cuda.synchronize()
         return out.float(), time.perf_counter() - t
-    finally: sc.SCORING_SDPA_BACKENDS = saved
+    finally: sc.scoring_backends = saved
+
+
+def stride0_check(dev: str, heads: int = 4, head_dim: int = 256) -> dict:
+    "pytorch/pytorch#191937 on this machine: memory-efficient against math attention, bf16 keys and values repeated\n    from one head with stride 0 (as transformers passes a one-key/value-head model's), a boolean causal mask, at key\n    lengths of 1 and 2 mod 32: the largest output difference of each."
+    if not dev.startswith("cuda"): return dict(skipped="memory-efficient attention is CUDA's")
+    out, g = {}, torch.Generator(device=dev).manual_seed(0)
+    for n_kv in (449, 450):  # 1 and 2 mod 32
+        q = torch.randn(3, heads, 64, head_dim, device=dev, dtype=torch.bfloat16, generator=g)
+        k, v = (torch.randn(3, 1, n_kv, head_dim, device=dev, dtype=torch.bfloat16, generator=g).expand(3, heads, n_kv, head_dim)
+                for _ in range(2))
+        mask = (torch.arange(n_kv, device=dev)[None, :] <= torch.arange(n_kv - 64, n_kv, device=dev)[:, None])[None, None].expand(3, 1, 64, n_kv)
+        got = {}
+        for name, b in (("efficient", B.EFFICIENT_ATTENTION), ("math", B.MATH)):
+            with torch.nn.attention.sdpa_kernel([b]): got[name] = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask).float()
+        out[f"kv_{n_kv}_mod32_{n_kv % 32}"] = float((got["efficient"] - got["math"]).abs().max())
+    return out
 
 
 def why_not_efficient(model, items) -> list[str]:
@@ -80,7 +97,8 @@ def main():
     logits["float32/math"], secs = scored(model, items, SETS["math"], batch_tokens=65536, progress=False)
     res["float32/math"] = dict(seconds=secs); save()
     model = load_model(model_dir, dtype=torch.bfloat16, device_map=dev)
-    res["window"], res["why_not_efficient"] = sc.sliding_window(model), why_not_efficient(model, items); save()
+    res["window"], res["backends_for_model"] = sc.sliding_window(model), [b.name for b in sc.scoring_backends(model)]
+    res["why_not_efficient"], res["stride0_check"] = why_not_efficient(model, items), stride0_check(dev); save()
     ref, subject = logits["float32/math"], [it.group for it in items]
     for name, backends in SETS.items():
         logits[name], secs = scored(model, items, backends, batch_tokens=65536, progress=False)
