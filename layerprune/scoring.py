@@ -40,7 +40,7 @@ class ScoringItem:
 # %% ../nbs/04a_scoring.ipynb #83f69554
 SCORING_SDPA_BACKENDS = (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,  # tried in this order
                          SDPBackend.CUDNN_ATTENTION, SDPBackend.MATH)
-ONE_KV_HEAD_SDPA_BACKENDS = (SDPBackend.FLASH_ATTENTION, SDPBackend.MATH)  # one key/value head: no stride-0 keys to meff
+ONE_KV_HEAD_SDPA_BACKENDS = (SDPBackend.FLASH_ATTENTION, SDPBackend.MATH)  # never memory-efficient (above)
 
 def scoring_backends(model: nn.Module) -> tuple[SDPBackend, ...]:
     "The attention backends the scorers try for `model`, in order: `ONE_KV_HEAD_SDPA_BACKENDS` for multi-query attention."
