@@ -8,7 +8,7 @@ import json, math
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Sequence
-from .files import read_json
+from .files import finished_files, read_json
 
 # %% auto #0
 __all__ = ['TOLERANCES', 'encode_predictions', 'decode_predictions', 'disagreements', 'mcnemar', 'paired_tests', 'paired_reading',
@@ -161,7 +161,7 @@ class RunCheck:
 def _points(folder: Path) -> dict[str, dict]:
     "Every point file of a run folder by key; a damaged one raises `DamagedFileError` naming it."
     fix = "delete it (and recompute the run), or restore it from git"
-    return {p.stem: read_json(p, fix) for p in sorted((Path(folder) / "points").glob("*.json"))}
+    return {p.stem: read_json(p, fix) for p in finished_files(Path(folder) / "points", "*.json")}
 
 def compare_runs(run: str | Path, # folder of the recomputed run
                  record: str | Path, # folder of the committed record, e.g. records/smollm2-135m

@@ -9,8 +9,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['LOCK_NAME', 'RECORDS', 'atomic_path', 'atomic_write_text', 'atomic_dir', 'DamagedFileError', 'read_json',
-           'FolderLockedError', 'lock_folder', 'fingerprint', 'files_fingerprint', 'file_sha256', 'portable_path']
+__all__ = ['LOCK_NAME', 'RECORDS', 'atomic_path', 'atomic_write_text', 'finished_files', 'atomic_dir', 'DamagedFileError',
+           'read_json', 'FolderLockedError', 'lock_folder', 'fingerprint', 'files_fingerprint', 'file_sha256',
+           'portable_path']
 
 # %% ../nbs/00a_files.ipynb #e950e5a5
 @contextlib.contextmanager
@@ -33,6 +34,13 @@ def atomic_write_text(path: str | Path, # destination
     "Write `text` to `path` so that a crash leaves either the old or the new file."
     with atomic_path(path) as tmp: Path(tmp).write_text(text)
     return Path(path)
+
+# %% ../nbs/00a_files.ipynb #3eb354de
+def finished_files(folder: str | Path, # a run's folder
+                   pattern: str, # a glob pattern, e.g. "*.json"
+                  ) -> list[Path]:
+    "The files of `folder` matching `pattern`, sorted, without hidden names: temporary files of atomic writes, the lock."
+    return sorted(p for p in Path(folder).glob(pattern) if not p.name.startswith("."))
 
 # %% ../nbs/00a_files.ipynb #970d4eaf
 @contextlib.contextmanager
@@ -108,7 +116,7 @@ def files_fingerprint(folder: str | Path, # a checkpoint folder
                       full_below: int = 1 << 30, # read every byte when the files total less than this
                      ) -> str:
     "sha256 of the weight files of `folder`: names, sizes, and contents (or their ends, for large models)."
-    files = sorted({p for pat in patterns for p in Path(folder).glob(pat) if p.is_file()})
+    files = sorted({p for pat in patterns for p in finished_files(folder, pat) if p.is_file()})
     if not files: raise FileNotFoundError(f"{folder} holds no model weights ({', '.join(patterns)}).")
     full = sum(p.stat().st_size for p in files) < full_below
     h = hashlib.sha256()

@@ -25,7 +25,8 @@ from .similarity import STRATEGIES, UNPRUNED, Distances, Variant, angular_distan
 from .scoring import Block, block_losses, lm_head_size, score
 from .surgery import prune_block
 from .zoo import DEFAULT_MODEL
-from .files import RECORDS, atomic_write_text, files_fingerprint, fingerprint, lock_folder, portable_path, read_json
+from .files import (
+    RECORDS, atomic_write_text, files_fingerprint, finished_files, fingerprint, lock_folder, portable_path, read_json)
 from . import eval as ev
 
 # %% auto #0
@@ -53,7 +54,7 @@ class ResultsStore:
     def done(self, key: str) -> bool: return (self.points / f"{key}.json").exists()
     def rows(self) -> list[dict]:
         "Every finished point; a damaged point file raises `DamagedFileError` naming it."
-        return [read_json(p, "delete it to recompute that point") for p in sorted(self.points.glob("*.json"))]
+        return [read_json(p, "delete it to recompute that point") for p in finished_files(self.points, "*.json")]
 
     def table(self) -> pd.DataFrame:
         "All finished points, sorted by strategy, healed, n."

@@ -77,6 +77,19 @@ def test_sigkill_then_resume(tiny_dir, tmp_path, data_dir):
     pd.testing.assert_frame_equal(table[METRICS], clean[METRICS], atol=1e-5, rtol=0)
 
 
+def test_a_write_cut_short_by_a_kill_adds_no_point(tmp_path):
+    from layerprune.files import atomic_path
+    store = ResultsStore(tmp_path)
+    store.add("deepest-n001-raw", dict(strategy="deepest", n=1, healed=False))
+    row = json.loads((store.points / "deepest-n001-raw.json").read_text())
+    cut = []  # writes a SIGKILL stops after the text, before the rename (kept alive: closing one would clean up)
+    for key, text in (("deepest-n002-raw", json.dumps(row | dict(n=2))), ("deepest-n003-raw", '{"strat')):
+        cut.append(atomic_path(store.points / f"{key}.json"))
+        cut[-1].__enter__().write_text(text)
+    assert len(list(store.points.glob("*.json"))) == 3  # both temporary files are there, named *.json
+    assert store.table()[["strategy", "n"]].values.tolist() == [["deepest", 1]]
+
+
 def test_folder_of_other_settings_is_refused_before_loading(tiny_dir, tmp_path, data_dir, monkeypatch):
     run_sweep(_cfg(tiny_dir, tmp_path / "run", data_dir, ns=(1,)))
     import layerprune.sweep as sw
