@@ -8,9 +8,9 @@ a time without padding (`scoring.reference_candidate_logits`, lm-eval's way) in 
         LP_DATA=../shared/data OUT=/tmp/b python bench/gpu/p3_backends.py      # bench/eval-results/backends_*_cpu_*.json
     LIMIT=2 MODEL=$HOME/.cache/layerprune/models/smollm2-135m LP_DATA=../shared/data DEV=cpu python bench/gpu/p3_backends.py
 
-Also records why PyTorch refuses memory-efficient attention for the model's inputs, if it does (its warnings).
+`stride0_check` times nothing: it reproduces pytorch/pytorch#191937 on the machine, or shows it absent.
 """
-import json, os, sys, time, warnings
+import json, os, sys, time
 from collections import Counter
 from pathlib import Path
 import torch
@@ -25,7 +25,7 @@ SETS = {  # each tried in its order
     "no_cudnn": (B.FLASH_ATTENTION, B.EFFICIENT_ATTENTION, B.MATH),  # the scorers of commit 0a1dc88
     "cudnn_first": (B.CUDNN_ATTENTION, B.FLASH_ATTENTION, B.EFFICIENT_ATTENTION, B.MATH),  # PyTorch 2.11's own on an H200
     "math": (B.MATH,)}
-FAR = 0.5  # nats: a bf16 answer this far from the reference's is not a near-tie (bench/eval.py's widest tolerance)
+FAR = bev.NEAR_TIE_NATS[-1]  # nats: a bf16 answer this far from the reference's is not a near-tie
 
 
 def mmlu_items(model_dir: str, data: Path, limit: int | None, subjects: list[str]):
@@ -63,15 +63,6 @@ def stride0_check(dev: str, heads: int = 4, head_dim: int = 256) -> dict:
     return out
 
 
-def why_not_efficient(model, items) -> list[str]:
-    "PyTorch's reasons for refusing memory-efficient attention on one batch of these items (empty if it runs)."
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try: scored(model, items[:4], (B.EFFICIENT_ATTENTION,), batch_tokens=65536, progress=False); return []
-        except RuntimeError as e: return [str(w.message)[:300] for w in caught if "kernel" in str(w.message).lower()
-                                         or "requires" in str(w.message)] + [str(e)[:200]]
-
-
 def gaps(ref: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     "Per row: by how much (nats) the reference or `x` prefers its own answer over the other's (0 where they agree)."
     r, p, rows = ref.argmax(1), x.argmax(1), torch.arange(len(ref))
@@ -98,7 +89,7 @@ def main():
     res["float32/math"] = dict(seconds=secs); save()
     model = load_model(model_dir, dtype=torch.bfloat16, device_map=dev)
     res["window"], res["backends_for_model"] = sc.sliding_window(model), [b.name for b in sc.scoring_backends(model)]
-    res["why_not_efficient"], res["stride0_check"] = why_not_efficient(model, items), stride0_check(dev); save()
+    res["stride0_check"] = stride0_check(dev); save()
     ref, subject = logits["float32/math"], [it.group for it in items]
     for name, backends in SETS.items():
         logits[name], secs = scored(model, items, backends, batch_tokens=65536, progress=False)
