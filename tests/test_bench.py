@@ -41,3 +41,33 @@ def test_lmeval_summary_counts_and_lists_the_far_disagreements():
     assert s["agreement_with_ours"] == pytest.approx(1 / 3) and s["accuracy"] == pytest.approx(2 / 3)
     assert s["disagreements_beyond_near_ties"] == {"0.0625": 1, "0.125": 1, "0.25": 1, "0.5": 1}
     assert s["disagreements_beyond_eighth_nat"] == [dict(question=2, subject="world_religions", ours=3, lmeval=2, gap=4.0)]
+
+
+def test_efficient_trigger_probe_and_counts():
+    "bench/gpu/p3_efficient_trigger.py: the wrappers leave attention's output as it is and record each masked call."
+    import importlib.util
+    import torch
+    F = torch.nn.functional
+    spec = importlib.util.spec_from_file_location("p3_efficient_trigger", ROOT / "bench" / "gpu" / "p3_efficient_trigger.py")
+    t = importlib.util.module_from_spec(spec); spec.loader.exec_module(t)
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(2, 4, 5, 8, generator=g)
+    k, v = (torch.randn(2, 1, 7, 8, generator=g).expand(2, 4, 7, 8) for _ in range(2))  # one head repeated, stride 0
+    mask = torch.ones(5, 7, dtype=torch.bool).tril(2)[None, None].expand(2, 1, 5, 7)
+    plain, sdpa = F.scaled_dot_product_attention(q, k, v, attn_mask=mask), F.scaled_dot_product_attention
+    calls = []
+    with t.attention_through(t.probe(calls)):
+        probed = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        F.scaled_dot_product_attention(q, k, v)  # no mask: not recorded
+    with t.attention_through(t.contiguous_kv):
+        copied = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    assert F.scaled_dot_product_attention is sdpa  # restored
+    torch.testing.assert_close(probed, plain); torch.testing.assert_close(copied, plain)
+    assert len(calls) == 1 and calls[0]["head_stride_0"] and (calls[0]["kv_len"], calls[0]["kv_len_mod32"]) == (7, 7)
+    assert calls[0]["mask_dtype"] == "bool" and calls[0]["mask_shape"] == [2, 1, 5, 7]
+    for name in ("efficient", "efficient_contiguous"):  # the CPU has no memory-efficient kernel; where one runs, it agrees
+        assert calls[0][name].startswith("refused") if isinstance(calls[0][name], str) else calls[0][name] < 1e-5
+    fake = [dict(efficient=2.0, head_stride_0=True), dict(efficient=0.1, head_stride_0=False),
+            dict(efficient="refused: no kernel", head_stride_0=True)]
+    assert t.wrong_calls(fake, "efficient") == {"0.05": dict(stride_0=1, contiguous=1), "0.25": dict(stride_0=1, contiguous=0),
+                                                "1.0": dict(stride_0=1, contiguous=0), "refused": 1}
