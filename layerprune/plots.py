@@ -28,11 +28,11 @@ __all__ = ['logger', 'COLORBLIND', 'PAPER_STYLE', 'STRATEGY_COLORS', 'STRATEGY_M
            'RUN_PALETTE', 'RUN_MARKERS', 'RUN_LINESTYLES', 'HEALED_MARKER', 'BAND_ALPHA', 'UNPRUNED_STYLE',
            'RANDOM_STYLE', 'MAJORITY_STYLE', 'OPTIMUM_COLOR', 'METRIC_LABELS', 'FRAC_LABEL', 'REQUIRED_COLUMNS',
            'TEXT_COLUMNS', 'CHANCE', 'CHANCE_MARGIN', 'UNIFORM_LOSS', 'RANDOM_LEVELS', 'Z95', 'QUESTION_COUNTS',
-           'Y_LIMITS', 'C4_CLIP', 'load_distance_matrix', 'synthetic_distances', 'fig1c_distance_curves',
-           'normalized_distance_rows', 'fig4_distance_heatmap', 'read_table', 'results_table', 'at_chance',
-           'chance_rule', 'wilson_interval', 'unpruned_value', 'curve_points', 'fraction_points', 'metric_curve',
-           'synthetic_results', 'adjacent_runs', 'draw_curve', 'metric_ylim', 'healing_budget', 'majority_level',
-           'fig5_metrics_vs_fraction', 'family_colors', 'run_groups', 'metric_across_families',
+           'Y_LIMITS', 'C4_CLIP', 'ABLATION_FRAC_AXIS', 'load_distance_matrix', 'synthetic_distances',
+           'fig1c_distance_curves', 'normalized_distance_rows', 'fig4_distance_heatmap', 'read_table', 'results_table',
+           'at_chance', 'chance_rule', 'wilson_interval', 'unpruned_value', 'curve_points', 'fraction_points',
+           'metric_curve', 'synthetic_results', 'adjacent_runs', 'draw_curve', 'metric_ylim', 'healing_budget',
+           'majority_level', 'fig5_metrics_vs_fraction', 'family_colors', 'run_groups', 'metric_across_families',
            'fig2_mmlu_across_families', 'fig6_boolq_across_families', 'fig3_c4_loss_healing', 'fig7_fewshot_ablation',
            'fig8_seed_ablation', 'fig9_lora_rank_ablation', 'synthetic_ablations', 'save_figure', 'draw_family_figures',
            'draw_cross_family_figures', 'summary_table']
@@ -446,10 +446,16 @@ def _set_value_axis(ax: Axes, metric: str, values) -> None:
         ax.text(0.98, 0.03, f"▲ above {C4_CLIP:g}, drawn at the edge", transform=ax.transAxes, ha="right", va="bottom",
                 fontsize=6.5, color="0.3")
 
-def _frac_axis(ax: Axes, xmax: float) -> None:
-    "The x-axis of a results figure: 0 to the largest fraction dropped, ticks every 0.25."
-    ax.set_xlim(-0.03 * xmax, 1.03 * xmax)
-    ax.xaxis.set_major_locator(mpl.ticker.MultipleLocator(0.25))
+def _frac_axis(ax: Axes, # the axes whose x is the fraction of layers dropped
+               xmax: float, # the largest fraction drawn
+               tick: float = 0.25, # a major tick every `tick`
+               margins: tuple[float, float] = (0.03, 0.03), # room left of 0 and right of `xmax`, as fractions of `xmax`
+               label: bool = False, # also write the axis label
+              ) -> None:
+    "The x-axis of a figure against the fraction dropped: 0 to `xmax` with `margins`, a tick every `tick`."
+    ax.set_xlim(-margins[0] * xmax, (1 + margins[1]) * xmax)
+    ax.xaxis.set_major_locator(mpl.ticker.MultipleLocator(tick))
+    if label: ax.set_xlabel(FRAC_LABEL)
 
 # %% ../nbs/07_plots.ipynb #d7c1a203
 def _tokens(t: float) -> str:
@@ -711,11 +717,7 @@ def _ablation_budget(df: pd.DataFrame) -> str:
     ok = {"healed", "n", "strategy", "heal_steps"} <= set(df.columns)
     return f"healed: {b}" if ok and (b := healing_budget(df)) else ""
 
-def _ablation_frac_axis(ax: Axes, xmax: float) -> None:
-    "The x-axis of an ablation figure: 0 to a little past the largest fraction, ticks every 0.1."
-    ax.set_xlim(-0.02 * xmax, 1.1 * xmax)
-    ax.xaxis.set_major_locator(mpl.ticker.MultipleLocator(0.1))
-    ax.set_xlabel(FRAC_LABEL)
+ABLATION_FRAC_AXIS = dict(tick=0.1, margins=(0.02, 0.1), label=True)  # `_frac_axis` of the ablation figures
 
 @_styled
 def fig7_fewshot_ablation(df: pd.DataFrame | str | Path, # few-shot ablation table (or its path)
@@ -749,7 +751,7 @@ def fig7_fewshot_ablation(df: pd.DataFrame | str | Path, # few-shot ablation tab
     for ax in (left, right):
         _ablation_reference(ax, df, metric, unpruned=False)  # each curve starts at the unpruned model, k shots
         _set_value_axis(ax, metric, values)
-        _ablation_frac_axis(ax, float(df["frac"].max()))
+        _frac_axis(ax, float(df["frac"].max()), **ABLATION_FRAC_AXIS)
     fig.legend(*_unique_handles(axes.ravel(), interval=True), loc="outside lower center", ncol=3)
     left.set(title=f"{k}-shot, {df[order_col].nunique()} orderings", ylabel=METRIC_LABELS.get(metric, metric))
     right.set_title("number of shots (mean over orderings)")
@@ -775,7 +777,7 @@ def _per_value_ablation(df, family, col, what, legend, metrics, sequential) -> F
             drawn += [*p["value"], *p["lo"], *p["hi"]]
         _ablation_reference(ax, df, metric)
         _set_value_axis(ax, metric, drawn)
-        _ablation_frac_axis(ax, xmax + dodge)
+        _frac_axis(ax, xmax + dodge, **ABLATION_FRAC_AXIS)
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     fig.legend(*_unique_handles(axes.ravel(), interval=True), loc="outside lower center", ncol=3)
     fig.suptitle("\n".join(filter(None, [f"{family}: {what}", _ablation_budget(df)])))

@@ -197,6 +197,18 @@ def test_fig5_axes_fixed_around_chance_unless_a_point_is_outside():
     assert plots.metric_ylim("mmlu_micro", [.12, .5]) == (.1, .6)
 
 
+def test_fraction_axes_of_results_and_ablation_figures():
+    "Results figures: 0 to the largest fraction with 3% margins, a tick every 0.25; ablations: 2% / 10%, every 0.1, labelled."
+    ax = fig5_metrics_vs_fraction(table()).axes[0]  # fractions up to 1.0
+    np.testing.assert_allclose(ax.get_xlim(), (-0.03, 1.03))
+    np.testing.assert_allclose(np.diff(ax.get_xticks())[0], 0.25)
+    abl = synthetic_ablations()["fewshot"]
+    ax, xmax = fig7_fewshot_ablation(abl).axes[0], float(abl["frac"].max())
+    np.testing.assert_allclose(ax.get_xlim(), (-0.02 * xmax, 1.1 * xmax))
+    np.testing.assert_allclose(np.diff(ax.get_xticks())[0], 0.1)
+    assert ax.get_xlabel() == plots.FRAC_LABEL
+
+
 def test_healed_points_are_not_joined_across_gaps():
     df = sparse_heals()
     for fig in (fig5_metrics_vs_fraction(df), fig2_mmlu_across_families(df), fig3_c4_loss_healing(df)):
