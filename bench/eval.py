@@ -118,7 +118,8 @@ def lmeval_mmlu_summary(r: dict, tasks: list[str], ours) -> dict:
     agree = sum(p == q for p, q in zip(preds, ours.predictions)) / len(preds)
     loglik = [l for t in tasks for l in r["tasks"][t]["loglik"]]
     subject = [t.split("_", 2)[2] for t in tasks for _ in range(r["tasks"][t]["n"])]  # lp_<variant>_<subject>
-    gaps = disagreement_gaps(preds, loglik, ours)
+    g = answer_gaps(torch.tensor(loglik, dtype=torch.float64), ours.logits.double())
+    gaps = {i: float(g[i]) for i, (p, q) in enumerate(zip(preds, ours.predictions)) if p != q}
     far = [dict(question=i, subject=subject[i], ours=ours.predictions[i], lmeval=preds[i], gap=round(g, 4))
            for i, g in gaps.items() if g > NEAR_TIE_NATS[1]]
     return dict(accuracy=acc, macro_accuracy=sum(per) / len(per), agreement_with_ours=agree,
@@ -126,14 +127,10 @@ def lmeval_mmlu_summary(r: dict, tasks: list[str], ours) -> dict:
                 disagreements_beyond_eighth_nat=far, **lmeval_times(r))
 
 
-def disagreement_gaps(preds, loglik, ours) -> dict[int, float]:
-    "Per question where ours and lm-eval differ: by how much (nats) ours or lm-eval prefers its own answer, the larger."
-    gaps = {}
-    for i, (p, q) in enumerate(zip(preds, ours.predictions)):
-        if p == q: continue
-        ol = ours.logits[i]
-        gaps[i] = max(float(ol[q] - ol[p]), loglik[i][p] - loglik[i][q])  # the same softmax: logit gaps = log-lik gaps
-    return gaps
+def answer_gaps(ref: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    "Per row of candidate scores: by how much (nats) `ref` or `x` prefers its own answer over the other's, the larger (0 where they agree)."
+    r, p, rows = ref.argmax(1), x.argmax(1), torch.arange(len(ref))
+    return torch.maximum(ref[rows, r] - ref[rows, p], x[rows, p] - x[rows, r])  # one softmax a row: logit gaps = log-lik gaps
 
 
 def lmeval_times(r: dict) -> dict:

@@ -43,6 +43,19 @@ def test_lmeval_summary_counts_and_lists_the_far_disagreements():
     assert s["disagreements_beyond_eighth_nat"] == [dict(question=2, subject="world_religions", ours=3, lmeval=2, gap=4.0)]
 
 
+def test_answer_gaps_zero_where_agreeing_else_the_larger_preference():
+    "bench/eval.py answer_gaps, used by the lm-eval summary and bench/gpu/p3_backends.py alike."
+    import importlib.util
+    import torch
+    spec = importlib.util.spec_from_file_location("bench_eval", ROOT / "bench" / "eval.py")
+    be = importlib.util.module_from_spec(spec); spec.loader.exec_module(be)
+    ref = torch.tensor([[3., 1, 0, 0], [1., .98, 0, 0], [0, 0, 0, 2.]])
+    x = torch.tensor([[2., 0, 0, 0], [0., 0.5, 0, 0], [0, 0, 4, 0.]])
+    # row 0 agrees; row 1: ref prefers A by 0.02, x prefers B by 0.5; row 2: ref D by 2, x C by 4
+    torch.testing.assert_close(be.answer_gaps(ref, x), torch.tensor([0., 0.5, 4.]))
+    torch.testing.assert_close(be.answer_gaps(ref, x), be.answer_gaps(x, ref))  # symmetric
+
+
 def test_efficient_trigger_probe_and_counts():
     "bench/gpu/p3_efficient_trigger.py: the wrappers leave attention's output as it is and record each masked call."
     import importlib.util

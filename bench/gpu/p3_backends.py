@@ -63,15 +63,9 @@ def stride0_check(dev: str, heads: int = 4, head_dim: int = 256) -> dict:
     return out
 
 
-def gaps(ref: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    "Per row: by how much (nats) the reference or `x` prefers its own answer over the other's (0 where they agree)."
-    r, p, rows = ref.argmax(1), x.argmax(1), torch.arange(len(ref))
-    return torch.maximum(ref[rows, r] - ref[rows, p], x[rows, p] - x[rows, r])
-
-
 def far_from(ref: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     "Rows whose answer differs from the reference's by more than FAR nats (not a near-tie)."
-    return gaps(ref, x) > FAR
+    return bev.answer_gaps(ref, x) > FAR
 
 
 def main():
@@ -95,7 +89,7 @@ def main():
         logits[name], secs = scored(model, items, backends, batch_tokens=65536, progress=False)
         far = far_from(ref, logits[name])
         res[f"bfloat16/{name}"] = dict(seconds=secs, agree=float((logits[name].argmax(1) == ref.argmax(1)).float().mean()),
-                                       max_logit_diff=float((logits[name] - ref).abs().max()), max_gap=float(gaps(ref, logits[name]).max()), far=int(far.sum()),
+                                       max_logit_diff=float((logits[name] - ref).abs().max()), max_gap=float(bev.answer_gaps(ref, logits[name]).max()), far=int(far.sum()),
                                        far_by_subject=dict(Counter(subject[i] for i in far.nonzero().flatten().tolist())))
         print(name, res[f"bfloat16/{name}"], flush=True); save()
     rows = sorted({int(i) for name in SETS for i in far_from(ref, logits[name]).nonzero().flatten()})[:200]

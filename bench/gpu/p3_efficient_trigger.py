@@ -92,7 +92,7 @@ def main():
         with attention_through(through) if through else nullcontext():
             logits, secs = pb.scored(model, items, pb.SETS["no_cudnn"], batch_tokens=65536, progress=False)
         far = pb.far_from(ref, logits)
-        res[name] = dict(seconds=secs, far=int(far.sum()), max_gap=float(pb.gaps(ref, logits).max()),
+        res[name] = dict(seconds=secs, far=int(far.sum()), max_gap=float(bev.answer_gaps(ref, logits).max()),
                          far_by_subject=dict(Counter(subject[i] for i in far.nonzero().flatten().tolist())))
         print(name, res[name], flush=True); save()
     calls: list[dict] = []
