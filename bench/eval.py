@@ -118,8 +118,8 @@ def lmeval_mmlu_summary(r: dict, tasks: list[str], ours) -> dict:
     agree = sum(p == q for p, q in zip(preds, ours.predictions)) / len(preds)
     loglik = [l for t in tasks for l in r["tasks"][t]["loglik"]]
     subject = [t.split("_", 2)[2] for t in tasks for _ in range(r["tasks"][t]["n"])]  # lp_<variant>_<subject>
-    g = answer_gaps(torch.tensor(loglik, dtype=torch.float64), ours.logits.double())
-    gaps = {i: float(g[i]) for i, (p, q) in enumerate(zip(preds, ours.predictions)) if p != q}
+    by_row = answer_gaps(torch.tensor(loglik, dtype=torch.float64), ours.logits.double())
+    gaps = {i: float(by_row[i]) for i, (p, q) in enumerate(zip(preds, ours.predictions)) if p != q}  # the differing answers
     far = [dict(question=i, subject=subject[i], ours=ours.predictions[i], lmeval=preds[i], gap=round(g, 4))
            for i, g in gaps.items() if g > NEAR_TIE_NATS[1]]
     return dict(accuracy=acc, macro_accuracy=sum(per) / len(per), agreement_with_ours=agree,
